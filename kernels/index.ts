@@ -1,0 +1,8 @@
+// Entry point of the CPU kernel module. Kernels are pointer-only functions over memory the host
+// manages (see DESIGN.md): no allocation, no GC objects, no mutable globals.
+export * from './elementwise';
+
+/** First byte the host may use: everything below holds this module's static data. */
+export function heap_base(): usize {
+  return __heap_base;
+}

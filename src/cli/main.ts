@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * The wasm-chord command. Each subcommand lives in its own module and is loaded on demand.
+ * Errors print as one line on stderr with a non-zero exit code; set WASM_CHORD_DEBUG=1 for
+ * the stack trace.
+ */
+import { WasmChordError } from '../errors.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  inspect: {
+    summary: 'inspect <file|url> [--json]      print a GGUF file\'s metadata and tensor table',
+    load: async () => (await import('./inspect.js')).inspectCommand,
+  },
+};
+
+function usage(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  wasm-chord ${c.summary}`);
+  return `usage:\n${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`wasm-chord: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  return (await command.load())(rest);
+}
+
+/** One line for the user, and the exit code: 2 for a usage mistake, 1 for anything else. */
+function describe(err: unknown): { line: string; code: number } {
+  if (err instanceof WasmChordError) {
+    return { line: `wasm-chord: error [${err.code}]: ${err.message}`, code: err.code === 'INVALID_ARGUMENT' ? 2 : 1 };
+  }
+  if (String((err as NodeJS.ErrnoException)?.code).startsWith('ERR_PARSE_ARGS')) {
+    return { line: `wasm-chord: ${(err as Error).message}`, code: 2 };
+  }
+  return { line: `wasm-chord: internal error: ${err instanceof Error ? err.message : String(err)}`, code: 1 };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const { line, code } = describe(err);
+    process.stderr.write(`${line}\n`);
+    if (process.env.WASM_CHORD_DEBUG) console.error(err);
+    process.exitCode = code;
+  },
+);

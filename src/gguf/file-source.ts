@@ -1,0 +1,76 @@
+/** A file on the local file system (Node.js, Deno and Bun through their node:fs support). */
+import type { FileHandle } from 'node:fs/promises';
+import { WasmChordError } from '../errors.js';
+import { checkRange, throwIfAborted, type ByteSource } from './byte-source.js';
+
+export class FileSource implements ByteSource {
+  readonly name: string;
+  readonly size: number;
+  #handle: FileHandle | undefined;
+
+  private constructor(path: string, handle: FileHandle, size: number) {
+    this.name = `file ${path}`;
+    this.#handle = handle;
+    this.size = size;
+  }
+
+  static async open(path: string): Promise<FileSource> {
+    let fs: typeof import('node:fs/promises');
+    try {
+      fs = await import('node:fs/promises');
+    } catch (err) {
+      throw new WasmChordError('INVALID_ARGUMENT', `file paths need a runtime with node:fs; pass a URL or a Blob here`, {
+        cause: err,
+      });
+    }
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(path, 'r');
+    } catch (err) {
+      throw new WasmChordError('SOURCE_IO', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) {
+        throw new WasmChordError('SOURCE_IO', `${path} is not a regular file`);
+      }
+      return new FileSource(path, handle, stat.size);
+    } catch (err) {
+      await handle.close();
+      if (err instanceof WasmChordError) throw err;
+      throw new WasmChordError('SOURCE_IO', `cannot stat ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async readInto(offset: number, target: Uint8Array, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    checkRange(this, offset, target.length);
+    const handle = this.#handle;
+    if (!handle) throw new WasmChordError('SOURCE_IO', `${this.name} is closed`);
+    // Bounded pieces: fs reads are capped at 2 GiB, and an abort is noticed between pieces.
+    const piece = 256 << 20;
+    let done = 0;
+    while (done < target.length) {
+      const n = Math.min(piece, target.length - done);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(target, done, n, offset + done));
+      } catch (err) {
+        throw new WasmChordError('SOURCE_IO', `read failed on ${this.name}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      if (bytesRead === 0) {
+        throw new WasmChordError('SOURCE_IO', `${this.name} ended early (was it truncated while open?)`);
+      }
+      done += bytesRead;
+      throwIfAborted(signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
+  }
+}

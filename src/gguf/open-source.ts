@@ -1,0 +1,42 @@
+/** Turns whatever a user passes as a model location into a ByteSource. */
+import { WasmChordError } from '../errors.js';
+import { BlobSource, MemorySource, type ByteSource } from './byte-source.js';
+import { HttpSource, type HttpSourceOptions } from './http-source.js';
+
+export type ByteSourceInput = string | URL | ArrayBuffer | ArrayBufferView | Blob | ByteSource;
+
+export interface OpenSourceOptions extends HttpSourceOptions {}
+
+function isByteSource(v: unknown): v is ByteSource {
+  return typeof v === 'object' && v !== null && typeof (v as ByteSource).readInto === 'function';
+}
+
+export async function openByteSource(input: ByteSourceInput, options: OpenSourceOptions = {}): Promise<ByteSource> {
+  if (isByteSource(input)) return input;
+  if (input instanceof ArrayBuffer) return new MemorySource(input);
+  if (ArrayBuffer.isView(input)) {
+    return new MemorySource(new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
+  }
+  if (typeof Blob !== 'undefined' && input instanceof Blob) return new BlobSource(input);
+  if (typeof input === 'string' || input instanceof URL) {
+    const text = String(input);
+    if (/^https?:\/\//i.test(text)) return HttpSource.open(text, options);
+    if (/^file:/i.test(text)) {
+      const { fileURLToPath } = await import('node:url');
+      return openFile(fileURLToPath(text));
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+      throw new WasmChordError('INVALID_ARGUMENT', `unsupported URL scheme in "${text}" (use http, https or file)`);
+    }
+    return openFile(text);
+  }
+  throw new WasmChordError(
+    'INVALID_ARGUMENT',
+    'a model source must be a path, a URL, an ArrayBuffer, a typed array, a Blob or a ByteSource',
+  );
+}
+
+async function openFile(path: string): Promise<ByteSource> {
+  const { FileSource } = await import('./file-source.js');
+  return FileSource.open(path);
+}
