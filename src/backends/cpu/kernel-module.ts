@@ -5,14 +5,15 @@
  * `new URL(..., import.meta.url)` pick them up.
  */
 import { WasmChordError } from '../../errors.js';
+import type { OpKernelExports } from './op-kernels.js';
+import type { QuantKernelExports } from './quant-kernels.js';
 
 export const KERNEL_VARIANTS = ['relaxed', 'baseline'] as const;
 export type KernelVariant = (typeof KERNEL_VARIANTS)[number];
 
 /** The functions every kernel build exports. Pointers are byte offsets into the memory. */
-export interface KernelExports {
+export interface KernelExports extends OpKernelExports, QuantKernelExports {
   heap_base(): number;
-  add_f32(a: number, b: number, out: number, n: number): void;
 }
 
 function variantUrl(variant: KernelVariant): URL {

@@ -1,0 +1,2 @@
+// Non-quantized ops: norms, RoPE, softmax, attention, activations, elementwise, conversions.
+export * from './elementwise';
