@@ -404,11 +404,7 @@ class HeaderCursor {
       if (itemType === GGUFValueType.STRING) {
         items.push(await this.string(`item ${i} of "${key}"`));
       } else {
-        await this.ensure(4);
-        const inner = this.valueType(`item ${i} of "${key}"`);
-        if (inner !== GGUFValueType.ARRAY) {
-          throw new WasmChordError('GGUF_MALFORMED', `item ${i} of "${key}" should be an array`);
-        }
+        // Items of an array of arrays are bare arrays: item type, length, items (no type tag).
         items.push(await this.array(key, depth + 1));
       }
     }
