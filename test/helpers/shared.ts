@@ -14,3 +14,8 @@ export function readF32(path: string): Float32Array {
 export function readJson<T = unknown>(path: string): T {
   return JSON.parse(readFileSync(path.startsWith('/') ? path : join(SHARED, path), 'utf8')) as T;
 }
+
+/** A binary file as a Uint8Array (path relative to SHARED or absolute). */
+export function readBytes(path: string): Uint8Array {
+  return new Uint8Array(readFileSync(path.startsWith('/') ? path : join(SHARED, path)));
+}
