@@ -172,7 +172,7 @@ describe('fuzzed headers', () => {
     assert.equal(f.metadata.get('i64')?.value, -(2n ** 40n));
     assert.deepEqual(f.metadata.getStringArray('tokens'), ['<s>', '</s>', 'hello', 'wörld', '\uFEFF']);
     assert.deepEqual(f.metadata.getArray('flags')?.items, [true, false, true]);
-    const nested = f.metadata.getArray('nested')!.items as { items: unknown }[];
+    const nested = f.metadata.getArray('nested')!.items as unknown as { items: unknown }[];
     assert.deepEqual(Array.from(nested[0]!.items as Uint32Array), [1, 2, 3]);
     assert.deepEqual(nested[1]!.items, ['a', 'bc']);
     assert.equal(f.tensors.length, 3);

@@ -1,0 +1,59 @@
+/** Loading a model: source -> GGUF header -> architecture -> tokenizer -> weights -> Model. */
+import type { Backend, KVCacheType, LoadProgress } from '../backends/backend.js';
+import { openByteSource, type ByteSourceInput } from '../gguf/open-source.js';
+import { readGGUF } from '../gguf/reader.js';
+import { defineModel, WeightMap } from '../model/model.js';
+import { Session } from '../engine/session.js';
+import { Tokenizer } from '../tokenizer/index.js';
+import { checkKnownKeys, optionalNumber } from '../validate.js';
+import { WasmChordError } from '../errors.js';
+import { Model } from './model.js';
+
+/** A path (Node, Deno, Bun), an http(s) or file URL, bytes, or a Blob/File. */
+export type ModelSource = ByteSourceInput;
+
+export interface LoadModelOptions {
+  /** Tokens the context holds. Default: the model's training context, at most 4096. */
+  contextSize?: number;
+  /** KV cache element type. Default 'f16' (half the memory; llama.cpp's default too). */
+  kvType?: KVCacheType;
+  /** Most prompt tokens evaluated in one step. Default 512. */
+  batchSize?: number;
+  /** Extra HTTP headers for URL sources. */
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+const LOAD_KEYS = ['contextSize', 'kvType', 'batchSize', 'headers', 'signal', 'onProgress'] as const;
+
+export async function loadModel(
+  backend: Backend,
+  input: ModelSource,
+  options: LoadModelOptions,
+  onDispose: () => void,
+): Promise<Model> {
+  checkKnownKeys('loadModel', options, LOAD_KEYS);
+  const kvType = options.kvType ?? 'f16';
+  if (kvType !== 'f16' && kvType !== 'f32') {
+    throw new WasmChordError('INVALID_ARGUMENT', `option kvType must be "f16" or "f32" (got ${String(kvType)})`);
+  }
+  const batchSize = optionalNumber('batchSize', options.batchSize, 512, { min: 1, max: 8192, integer: true });
+  const source = await openByteSource(input, { headers: options.headers, signal: options.signal });
+  try {
+    const file = await readGGUF(source, { signal: options.signal });
+    const definition = defineModel(file);
+    const contextSize = optionalNumber('contextSize', options.contextSize, Math.min(definition.contextLength, 4096), {
+      min: 1,
+      max: 1 << 20,
+      integer: true,
+    });
+    const tokenizer = Tokenizer.fromGGUF(file.metadata);
+    const handles = await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
+    const session = new Session(backend, definition, new WeightMap(handles), { contextSize, kvType, batchSize });
+    return new Model({ metadata: file.metadata, definition, tokenizer, session, backend, onDispose });
+  } finally {
+    // Every weight is in backend memory now; the source is not needed any more.
+    await source.close();
+  }
+}
