@@ -1,2 +1,5 @@
 // Quantized-weight kernels: activation quantizers, fused dequant-dot matmuls, row dequantizers.
-// (Filled in by the quant kernel work.)
+export * from './activations';
+export * from './float';
+export * from './legacy';
+export * from './kquants';

@@ -1,2 +1,59 @@
-/** Signatures of the quantized-weight kernels exported by kernels/quant (pointers are byte offsets). */
-export interface QuantKernelExports {}
+/**
+ * Signatures of the quantized-weight kernels exported by kernels/quant. Every pointer is a byte
+ * offset into the kernel memory; quantized rows may start at any byte.
+ *
+ * Activation quantizers `quantize_<t>(x, out, nRows, rowLen)`: nRows·rowLen f32 at x (rows
+ * consecutive, rowLen a multiple of the block size: 32 for q8_0/q8_1, 256 for q8_k, any for
+ * f16/bf16) -> consecutive rows of type t at out, byte-exact with ggml's reference quantizers.
+ *
+ * Matmuls `matmul_<w>(w, x, y, k, m, row0, row1, nTokens)`: W has m rows of k elements of type
+ * w (row r at w + r·rowBytes(w, k); k a multiple of the block size, any k for f32/f16/bf16);
+ * x holds nTokens consecutive activation rows already in w's vec_dot type (`vecDotType` in
+ * src/quant: q8_0, q8_1, q8_K, or the float type itself); y is f32 [nTokens][m]. Writes
+ * y[t][r] for r in [row0, row1) and every t, as ggml's CPU vec_dot computes it. Each element
+ * is written by exactly one call and computed in a fixed order, so any split of the row range,
+ * either kernel build and any nTokens give bit-identical results.
+ *
+ * Row dequantizers `dequantize_rows_<w>(w, ids, nIds, k, out)`: for i < nIds, out[i][:] (k f32)
+ * = to_float of W's row ids[i] (ids: i32, each a valid row index: the host checks them),
+ * bit-exact with ggml.
+ */
+export interface QuantKernelExports {
+  quantize_q8_0(x: number, out: number, nRows: number, rowLen: number): void;
+  quantize_q8_1(x: number, out: number, nRows: number, rowLen: number): void;
+  quantize_q8_k(x: number, out: number, nRows: number, rowLen: number): void;
+  quantize_f16(x: number, out: number, nRows: number, rowLen: number): void;
+  quantize_bf16(x: number, out: number, nRows: number, rowLen: number): void;
+
+  matmul_f32(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_f16(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_bf16(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q4_0(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q4_1(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q5_0(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q5_1(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q8_0(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_iq4_nl(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q2_k(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q3_k(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q4_k(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q5_k(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q6_k(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_iq4_xs(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+
+  dequantize_rows_f32(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_f16(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_bf16(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q4_0(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q4_1(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q5_0(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q5_1(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q8_0(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_iq4_nl(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q2_k(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q3_k(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q4_k(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q5_k(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_q6_k(w: number, ids: number, nIds: number, k: number, out: number): void;
+  dequantize_rows_iq4_xs(w: number, ids: number, nIds: number, k: number, out: number): void;
+}

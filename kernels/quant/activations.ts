@@ -1,0 +1,118 @@
+// Activation quantizers: f32 rows -> the vec_dot types ggml's CPU matmul pairs with each weight
+// type, byte-exact with ggml's reference quantizers. Rows are contiguous on both sides and every
+// row is a whole number of blocks, so a call simply walks n_rows·row_len/QK blocks in order.
+import { f32_to_f16, f32x4_to_bf16x4, f32x4_to_f16x4, hmax_f32x4, hsum_i32x4 } from './common';
+
+/** C roundf (halves away from zero) of four f32 lanes, as i32. */
+@inline function round_away_i32x4(p: v128): v128 {
+  const t = f32x4.trunc(p);
+  const half = f32x4.ge(f32x4.abs(f32x4.sub(p, t)), f32x4.splat(0.5));
+  const step = v128.or(f32x4.splat(1), v128.and(p, i32x4.splat(0x80000000)));
+  return i32x4.trunc_sat_f32x4_s(f32x4.add(t, v128.and(half, step)));
+}
+
+/** One block of 32 f32 at src: writes qs = roundf(x·(1/d)) and returns d = amax/127 (as ggml). */
+@inline function q8_32(src: usize, qs: usize): f32 {
+  const v0 = v128.load(src), v1 = v128.load(src, 16), v2 = v128.load(src, 32), v3 = v128.load(src, 48);
+  const v4 = v128.load(src, 64), v5 = v128.load(src, 80), v6 = v128.load(src, 96), v7 = v128.load(src, 112);
+  const m = f32x4.max(
+    f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),
+    f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
+  );
+  const d: f32 = hmax_f32x4(m) / 127;
+  const idv = f32x4.splat(d != 0 ? <f32>1 / d : 0);
+  const q0 = round_away_i32x4(f32x4.mul(v0, idv)), q1 = round_away_i32x4(f32x4.mul(v1, idv));
+  const q2 = round_away_i32x4(f32x4.mul(v2, idv)), q3 = round_away_i32x4(f32x4.mul(v3, idv));
+  const q4 = round_away_i32x4(f32x4.mul(v4, idv)), q5 = round_away_i32x4(f32x4.mul(v5, idv));
+  const q6 = round_away_i32x4(f32x4.mul(v6, idv)), q7 = round_away_i32x4(f32x4.mul(v7, idv));
+  v128.store(qs, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+  v128.store(qs, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q4, q5), i16x8.narrow_i32x4_s(q6, q7)), 16);
+  return d;
+}
+
+/** Σ of the 32 i8 quants at qs (q8_1's `s` needs it). */
+@inline function sum32_i8(qs: usize): i32 {
+  const a = i16x8.add(i16x8.extadd_pairwise_i8x16_s(v128.load(qs)), i16x8.extadd_pairwise_i8x16_s(v128.load(qs, 16)));
+  return hsum_i32x4(i32x4.extadd_pairwise_i16x8_s(a));
+}
+
+/** q8_0 block (34 B): f16 d, i8 qs[32]; x ≈ d·q. `out` receives n_rows·row_len/32 blocks. */
+export function quantize_q8_0(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const n = n_rows * (row_len >> 5);
+  for (let i = 0; i < n; i++) {
+    const src = x + (<usize>i << 7), dst = out + <usize>i * 34;
+    store<u16>(dst, f32_to_f16(q8_32(src, dst + 2)));
+  }
+}
+
+/** q8_1 block (36 B): f16 d, f16 s = fp16(d·Σq), i8 qs[32]. */
+export function quantize_q8_1(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const n = n_rows * (row_len >> 5);
+  for (let i = 0; i < n; i++) {
+    const src = x + (<usize>i << 7), dst = out + <usize>i * 36;
+    const d = q8_32(src, dst + 4);
+    store<u16>(dst, f32_to_f16(d));
+    store<u16>(dst, f32_to_f16(<f32>sum32_i8(dst + 4) * d), 2);
+  }
+}
+
+/**
+ * q8_K block (292 B): f32 d, i8 qs[256], i16 bsums[16] (sums of each 16 quants). As ggml:
+ * the element of largest magnitude (first one on ties) maps to -127·sign, q = nearest-even
+ * of x·(-127/max) capped at 127, d = 1/iscale. An all-zero block gets d = 0 and zero sums.
+ */
+export function quantize_q8_k(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const n = n_rows * (row_len >> 8);
+  for (let i = 0; i < n; i++) q8_k_block(x + (<usize>i << 10), out + <usize>i * 292);
+}
+
+@inline function q8_k_block(src: usize, dst: usize): void {
+  let m = f32x4.splat(0);
+  for (let j = 0; j < 1024; j += 16) m = f32x4.max(m, f32x4.abs(v128.load(src + j)));
+  const amax = hmax_f32x4(m);
+  if (amax == 0) {
+    memory.fill(dst, 0, 292);
+    return;
+  }
+  let j: usize = 0; // first element of largest magnitude (bounded: a NaN never compares equal)
+  while (j < 1020 && abs<f32>(load<f32>(src + j)) != amax) j += 4;
+  const iscale: f32 = -127 / load<f32>(src + j);
+  const sv = f32x4.splat(iscale), cap = i32x4.splat(127);
+  for (let g: usize = 0; g < 16; g++) {
+    const p = src + (g << 6);
+    const q0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p), sv))), cap);
+    const q1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p, 16), sv))), cap);
+    const q2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p, 32), sv))), cap);
+    const q3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p, 48), sv))), cap);
+    v128.store(dst + 4 + (g << 4), i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
+    store<i16>(dst + 260 + (g << 1), <i16>hsum_i32x4(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3))));
+  }
+  store<f32>(dst, <f32>1 / iscale);
+}
+
+/** f32 -> f16 (IEEE half, round to nearest even), n_rows·row_len values. */
+export function quantize_f16(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const n = n_rows * row_len;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const src = x + (<usize>i << 2);
+    const lo = f32x4_to_f16x4(v128.load(src)), hi = f32x4_to_f16x4(v128.load(src, 16));
+    v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_u(lo, hi));
+  }
+  for (; i < n; i++) store<u16>(out + (<usize>i << 1), f32_to_f16(load<f32>(x + (<usize>i << 2))));
+}
+
+/** f32 -> bf16 (round to nearest even, NaNs quiet), n_rows·row_len values. */
+export function quantize_bf16(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const n = n_rows * row_len;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const src = x + (<usize>i << 2);
+    const lo = f32x4_to_bf16x4(v128.load(src)), hi = f32x4_to_bf16x4(v128.load(src, 16));
+    v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_u(lo, hi));
+  }
+  for (; i < n; i++) {
+    const b = f32x4_to_bf16x4(f32x4.splat(load<f32>(x + (<usize>i << 2))));
+    store<u16>(out + (<usize>i << 1), <u16>i32x4.extract_lane(b, 0));
+  }
+}

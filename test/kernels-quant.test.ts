@@ -1,0 +1,391 @@
+/**
+ * Quant kernels (kernels/quant) against llama.cpp's own vectors in shared/reference/quants and
+ * against the TS reference codecs (src/quant), on both kernel builds.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { KERNEL_VARIANTS, type KernelVariant } from '../src/backends/cpu/kernel-module.js';
+import type { QuantKernelExports } from '../src/backends/cpu/quant-kernels.js';
+import {
+  GGMLType, dequantize, f16BitsToF32, f32Bits, f32ToBF16Bits, f32ToF16Bits, quantize, rowByteSize, typeByName, vecDot,
+  vecDotType,
+} from '../src/quant/index.js';
+import { kernelHarness, type KernelHarness } from './helpers/kernel-harness.js';
+import { SHARED, readF32, readJson } from './helpers/shared.js';
+
+const QDIR = join(SHARED, 'reference/quants');
+
+interface QuantIndex {
+  rows: number;
+  cols: number;
+  input_dot_f64: number[];
+  types: Record<string, { vec_dot_type: string; vec_dot: number[]; dot_dequant_sum_abs_products: number[] }>;
+}
+const INDEX = readJson<QuantIndex>(join(QDIR, 'index.json'));
+const ROWS = INDEX.rows, COLS = INDEX.cols;
+
+const bytes = (name: string) => new Uint8Array(readFileSync(join(QDIR, name)));
+const f32file = (name: string) => readF32(join(QDIR, name));
+
+/** Weight types with a matmul kernel, by their ggml name as index.json spells it. */
+const MATMUL_TYPES = ['f16', 'bf16', 'q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl', 'q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K', 'iq4_xs'];
+
+type MatmulFn = (w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, n: number) => void;
+type DequantFn = (w: number, ids: number, n: number, k: number, out: number) => void;
+type QuantizeFn = (x: number, out: number, rows: number, len: number) => void;
+
+const kname = (t: string) => t.toLowerCase();
+const matmulOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, MatmulFn>)[`matmul_${kname(t)}`]!;
+const dequantOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, DequantFn>)[`dequantize_rows_${kname(t)}`]!;
+const quantizerOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, QuantizeFn>)[`quantize_${kname(t)}`]!;
+
+const harnesses = new Map<KernelVariant, Promise<KernelHarness>>();
+function harness(v: KernelVariant): Promise<KernelHarness> {
+  let h = harnesses.get(v);
+  if (!h) harnesses.set(v, (h = kernelHarness(v, 512)));
+  return h.then((x) => (x.reset(), x));
+}
+
+/** Quantizes f32 rows with the kernel for activation type `t`. */
+function kernelQuantize(h: KernelHarness, t: string, data: Float32Array, rowLen: number): Uint8Array {
+  const info = typeByName(t);
+  const n = data.length / rowLen;
+  const out = h.allocBytes(rowByteSize(info.id, rowLen) * n);
+  const x = h.allocF32(data);
+  quantizerOf(h.k, t)(x, out, n, rowLen);
+  return h.u8(out, rowByteSize(info.id, rowLen) * n);
+}
+
+/** Runs matmul_<type> over rows [row0,row1) and returns the whole y (untouched entries stay NaN). */
+function runMatmul(
+  h: KernelHarness, type: string, w: Uint8Array, x: Uint8Array, k: number, m: number, n: number,
+  ranges: [number, number][] = [[0, m]], misalign = 0,
+): Float32Array {
+  const pw = h.alloc(w.length + misalign) + misalign, px = h.alloc(x.length + misalign) + misalign;
+  new Uint8Array(h.memory.buffer).set(w, pw);
+  new Uint8Array(h.memory.buffer).set(x, px);
+  const py = h.allocF32(new Float32Array(n * m).fill(NaN));
+  for (const [a, b] of ranges) matmulOf(h.k, type)(pw, px, py, k, m, a, b, n);
+  return h.f32(py, n * m);
+}
+
+/** A deterministic PRNG (xorshift32) so failures reproduce. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** Rows of random f32 with a different scale per row, some sparse outliers and exact zeros. */
+function randomRows(rand: () => number, rows: number, len: number): Float32Array {
+  const out = new Float32Array(rows * len);
+  for (let r = 0; r < rows; r++) {
+    const scale = 10 ** (rand() * 6 - 3);
+    for (let i = 0; i < len; i++) {
+      const u = rand();
+      out[r * len + i] = u < 0.02 ? 0 : (2 * rand() - 1) * scale * (u > 0.98 ? 8 : 1);
+    }
+  }
+  return out;
+}
+
+/** Byte offsets of the f16 scale fields inside one block, per weight type. */
+const F16_FIELDS: Record<string, number[]> = {
+  q4_0: [0], q4_1: [0, 2], q5_0: [0], q5_1: [0, 2], q8_0: [0], iq4_nl: [0],
+  q2_K: [80, 82], q3_K: [108], q4_K: [0, 2], q5_K: [0, 2], q6_K: [208], iq4_xs: [0],
+};
+
+/**
+ * Random bytes for `rows` rows of `type`: every bit pattern of the quants and sub-scales, with
+ * the f16 scales set to finite values of moderate size (random f16 bits would be NaN/inf).
+ */
+function randomWeights(rand: () => number, type: string, rows: number, k: number): Uint8Array {
+  const info = typeByName(type);
+  const out = new Uint8Array(rowByteSize(info.id, k) * rows);
+  for (let i = 0; i < out.length; i++) out[i] = (rand() * 256) | 0;
+  const dv = new DataView(out.buffer);
+  const finite = () => (rand() < 0.5 ? -1 : 1) * 10 ** (rand() * 3 - 3);
+  if (type === 'f16' || type === 'bf16') {
+    for (let i = 0; i < out.length; i += 2) dv.setUint16(i, type === 'f16' ? f32ToF16Bits(finite()) : f32ToBF16Bits(finite()), true);
+    return out;
+  }
+  for (let b = 0; b < out.length; b += info.typeSize) {
+    for (const o of F16_FIELDS[type]!) dv.setUint16(b + o, f32ToF16Bits(finite()), true);
+  }
+  return out;
+}
+
+test('activation quantizers reproduce llama.cpp bytes (act.*.bin, q8_0/f16/bf16 q.bin)', async () => {
+  const dotvec = f32file('dotvec.f32'), input = f32file('input.f32');
+  for (const v of KERNEL_VARIANTS) {
+    const h = await harness(v);
+    for (const t of ['q8_0', 'q8_1', 'q8_K', 'f16', 'bf16']) {
+      assert.deepEqual(kernelQuantize(h, t, dotvec, COLS), bytes(`act.${t}.bin`), `${v} ${t} of dotvec`);
+    }
+    // For these three, ggml_quantize_chunk is the same reference quantizer, on 4 varied rows.
+    for (const t of ['q8_0', 'f16', 'bf16']) {
+      assert.deepEqual(kernelQuantize(h, t, input, COLS), bytes(`${t}.q.bin`), `${v} ${t} of input.f32`);
+    }
+  }
+});
+
+test('activation quantizers match the TS reference on random rows, zero blocks and ties', async () => {
+  const rand = rng(7);
+  const rows = randomRows(rand, 6, 512);
+  rows.fill(0, 512, 1024); // an all-zero row: d = 0 paths
+  // Exact halves of the q8_0 step (amax 127 -> step 1): roundf must round them away from zero.
+  for (let i = 0; i < 32; i++) rows[2048 + i] = i === 0 ? 127 : ((i % 5) - 2) + 0.5;
+  for (const v of KERNEL_VARIANTS) {
+    const h = await harness(v);
+    for (const t of ['q8_0', 'q8_1', 'q8_K', 'f16', 'bf16']) {
+      const len = t === 'q8_K' ? 256 : 512;
+      const ours = kernelQuantize(h, t, rows, len);
+      const ref = quantize(typeByName(t).id, rows);
+      if (t === 'q8_K') {
+        // ggml leaves bsums of an all-zero block unwritten; we write zeros. Compare the rest.
+        for (const b of [2, 3]) {
+          assert.deepEqual(ours.subarray(b * 292, b * 292 + 260), ref.subarray(b * 292, b * 292 + 260), `${v} q8_K zero block ${b}`);
+          assert.ok(ours.subarray(b * 292 + 260, b * 292 + 292).every((x) => x === 0));
+          ref.set(ours.subarray(b * 292 + 260, b * 292 + 292), b * 292 + 260);
+        }
+      }
+      assert.deepEqual(ours, ref, `${v} ${t}`);
+    }
+  }
+});
+
+test('f16/bf16 conversion matches src/quant/half.ts on special values and random bit patterns', async () => {
+  const rand = rng(11);
+  const n = 1 << 16;
+  const bits = new Uint32Array(n);
+  const special = [
+    0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffffffff, 0x00000001, 0x00800000,
+    0x33000000, 0x33000001, 0x337fffff, 0x387fc000, 0x387fe000, 0x38800000, 0x477fe000, 0x477fefff,
+    0x477ff000, 0x47800000, 0x3f801000, 0x3f803000, 0x3f808000, 0x3f818000,
+  ];
+  bits.set(special);
+  for (let i = special.length; i < n; i++) {
+    // Half of them in the f16 range (exponents 100..150), the rest anywhere.
+    const e = i & 1 ? (100 + rand() * 50) | 0 : (rand() * 256) | 0;
+    bits[i] = (((rand() * 2) | 0) << 31) | (e << 23) | ((rand() * 0x800000) | 0);
+  }
+  const values = new Float32Array(bits.buffer);
+  for (const v of KERNEL_VARIANTS) {
+    const h = await harness(v);
+    for (const [t, ref] of [['f16', f32ToF16Bits], ['bf16', f32ToBF16Bits]] as const) {
+      // n + 3 values: the last three go through the scalar tail.
+      const data = new Float32Array(n + 3);
+      data.set(values);
+      data.set(values.subarray(0, 3), n);
+      const out = new Uint16Array(kernelQuantize(h, t, data, data.length).buffer);
+      for (let i = 0; i < data.length; i++) {
+        if (out[i] !== ref(data[i]!)) assert.fail(`${v} ${t}(0x${bits[i % n]!.toString(16)}) = 0x${out[i]!.toString(16)}, want 0x${ref(data[i]!).toString(16)}`);
+      }
+    }
+  }
+});
+
+test('f16 -> f32 is exact for all 65536 f16 values, vector and scalar paths (NaN payloads kept)', async () => {
+  const all = new Uint16Array(65536).map((_, i) => i);
+  const want = new Uint32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const nan = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+    want[h] = nan ? (((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13)) >>> 0 : f32Bits(f16BitsToF32(h));
+  }
+  for (const v of KERNEL_VARIANTS) {
+    const h = await harness(v);
+    const pw = h.allocBytes(new Uint8Array(all.buffer)), out = h.allocF32(65536);
+    const ids = h.allocBytes(new Uint8Array(Int32Array.from(all).buffer));
+    h.k.dequantize_rows_f16(pw, ids, 1, 65536, out); // one row: 8-wide path
+    assert.deepEqual(new Uint32Array(h.f32(out, 65536).buffer), want, `${v} vector`);
+    h.k.dequantize_rows_f16(pw, ids, 65536, 1, out); // 65536 rows of one element: scalar path
+    assert.deepEqual(new Uint32Array(h.f32(out, 65536).buffer), want, `${v} scalar`);
+  }
+});
+
+test('row dequantizers are bit-exact with llama.cpp (dequant.f32) and follow the ids', async () => {
+  const ids = [3, 1, 0, 2, 1];
+  for (const v of KERNEL_VARIANTS) {
+    const h = await harness(v);
+    for (const t of MATMUL_TYPES) {
+      h.reset();
+      const w = h.allocBytes(bytes(`${t}.q.bin`));
+      const pids = h.allocBytes(new Uint8Array(new Int32Array(ids).buffer));
+      const out = h.allocF32(ids.length * COLS);
+      dequantOf(h.k, t)(w, pids, ids.length, COLS, out);
+      const got = new Uint32Array(h.f32(out, ids.length * COLS).buffer);
+      const want = new Uint32Array(f32file(`${t}.dequant.f32`).buffer);
+      ids.forEach((r, i) => {
+        for (let j = 0; j < COLS; j++) {
+          if (got[i * COLS + j] !== want[r * COLS + j]) assert.fail(`${v} ${t} row ${r} element ${j}`);
+        }
+      });
+    }
+    // F32 rows are copied; odd k checks the f16/bf16 scalar tails against the TS reference too.
+    h.reset();
+    const rand = rng(3);
+    const k = 37;
+    const data = randomRows(rand, 4, k);
+    const pids = h.allocBytes(new Uint8Array(new Int32Array(ids).buffer));
+    const pf = h.allocF32(data), out = h.allocF32(ids.length * k);
+    h.k.dequantize_rows_f32(pf, pids, ids.length, k, out);
+    assert.deepEqual(h.f32(out, ids.length * k), Float32Array.from(ids.flatMap((r) => Array.from(data.subarray(r * k, r * k + k)))));
+    for (const t of ['f16', 'bf16']) {
+      const type = typeByName(t).id;
+      const q = quantize(type, data);
+      const pq = h.allocBytes(q);
+      dequantOf(h.k, t)(pq, pids, ids.length, k, out);
+      const ref = dequantize(type, q, data.length);
+      assert.deepEqual(h.f32(out, ids.length * k), Float32Array.from(ids.flatMap((r) => Array.from(ref.subarray(r * k, r * k + k)))), `${v} ${t}`);
+    }
+  }
+});
+
+test('row dequantizers match the TS reference on raw random blocks (every quant and scale pattern)', async () => {
+  const rand = rng(5);
+  const ids = [2, 0, 3, 1, 3];
+  for (const t of MATMUL_TYPES) {
+    const info = typeByName(t);
+    const k = info.blockSize === 256 ? 1024 : info.blockSize === 1 ? 200 : 256;
+    const w = randomWeights(rand, t, 4, k);
+    const ref = dequantize(info.id, w, 4 * k);
+    const want = new Uint32Array(Float32Array.from(ids.flatMap((r) => Array.from(ref.subarray(r * k, r * k + k)))).buffer);
+    for (const v of KERNEL_VARIANTS) {
+      const h = await harness(v);
+      const pw = h.alloc(w.length + 1) + 1; // rows at odd addresses
+      new Uint8Array(h.memory.buffer).set(w, pw);
+      const pids = h.allocBytes(new Uint8Array(new Int32Array(ids).buffer));
+      const out = h.allocF32(ids.length * k);
+      dequantOf(h.k, t)(pw, pids, ids.length, k, out);
+      assert.deepEqual(new Uint32Array(h.f32(out, ids.length * k).buffer), want, `${v} ${t}`);
+    }
+  }
+});
+
+test('matmuls agree with llama.cpp vec_dot on the reference vectors (both builds)', async (t) => {
+  const report: string[] = [];
+  for (const v of KERNEL_VARIANTS) {
+    const h = await harness(v);
+    for (const type of MATMUL_TYPES) {
+      h.reset();
+      const ref = INDEX.types[type]!;
+      const y = runMatmul(h, type, bytes(`${type}.q.bin`), bytes(`act.${ref.vec_dot_type}.bin`), COLS, ROWS, 1);
+      let worst = 0, worstAbs = 0;
+      for (let r = 0; r < ROWS; r++) {
+        const err = Math.abs(y[r]! - ref.vec_dot[r]!);
+        const tol = 1e-5 * Math.max(1, ref.dot_dequant_sum_abs_products[r]!);
+        assert.ok(err <= tol, `${v} ${type} row ${r}: ${y[r]} vs vec_dot ${ref.vec_dot[r]} (err ${err}, tol ${tol})`);
+        worst = Math.max(worst, err / tol);
+        worstAbs = Math.max(worstAbs, err);
+      }
+      report.push(`${v} ${type}: max |err| ${worstAbs.toExponential(2)}, max |err|/tol ${worst.toExponential(2)}`);
+    }
+    // F32: no ggml vector; compare with the float64 dot of input.f32 rows and dotvec.
+    h.reset();
+    const input = f32file('input.f32'), dotvec = f32file('dotvec.f32');
+    const y = runMatmul(h, 'f32', new Uint8Array(input.buffer), new Uint8Array(dotvec.buffer), COLS, ROWS, 1);
+    let worst = 0, worstAbs = 0;
+    for (let r = 0; r < ROWS; r++) {
+      let abs = 0;
+      for (let i = 0; i < COLS; i++) abs += Math.abs(input[r * COLS + i]! * dotvec[i]!);
+      const err = Math.abs(y[r]! - INDEX.input_dot_f64[r]!), tol = 1e-5 * Math.max(1, abs);
+      assert.ok(err <= tol, `${v} f32 row ${r}`);
+      worst = Math.max(worst, err / tol);
+      worstAbs = Math.max(worstAbs, err);
+    }
+    report.push(`${v} f32 (vs input_dot_f64): max |err| ${worstAbs.toExponential(2)}, max |err|/tol ${worst.toExponential(2)}`);
+  }
+  for (const line of report) t.diagnostic(line);
+});
+
+/** Σ|w_i·a_i| of the dequantized operands, the tolerance scale (as dot_dequant_sum_abs_products). */
+function sumAbsProducts(wType: number, aType: number, w: Uint8Array, a: Uint8Array, k: number): number {
+  const dw = dequantize(wType, w, k), da = dequantize(aType, a, k);
+  let s = 0;
+  for (let i = 0; i < k; i++) s += Math.abs(dw[i]! * da[i]!);
+  return s;
+}
+
+test('matmuls agree with the TS vecDot on random multi-row data (quantized and raw-byte weights)', async (t) => {
+  const rand = rng(1234);
+  const report: string[] = [];
+  for (const type of ['f32', ...MATMUL_TYPES]) {
+    const info = typeByName(type);
+    const act = vecDotType(info.id);
+    const actName = ({ [GGMLType.Q8_0]: 'q8_0', [GGMLType.Q8_1]: 'q8_1', [GGMLType.Q8_K]: 'q8_K', [GGMLType.F16]: 'f16', [GGMLType.BF16]: 'bf16' } as Record<number, string>)[act];
+    const block = info.blockSize === 256 ? 256 : 32;
+    for (const [k, m, n] of [[block * 2, 5, 3], [block * 5, 9, 6], [4096, 3, 1]] as const) {
+      const xf = randomRows(rand, n, k);
+      const weightSets = [quantize(info.id, randomRows(rand, m, k))];
+      if (type !== 'f32') weightSets.push(randomWeights(rand, type, m, k));
+      for (const w of weightSets) {
+        const wrb = rowByteSize(info.id, k), xrb = rowByteSize(act, k);
+        const x = actName ? quantize(act, xf) : new Uint8Array(xf.buffer.slice(0));
+        let worst = 0;
+        for (const v of KERNEL_VARIANTS) {
+          const h = await harness(v);
+          if (actName) assert.deepEqual(kernelQuantize(h, actName, xf, k), x, `${v} ${actName} activations`);
+          const y = runMatmul(h, type, w, x, k, m, n);
+          for (let ti = 0; ti < n; ti++) {
+            for (let r = 0; r < m; r++) {
+              const wr = w.subarray(r * wrb, (r + 1) * wrb), xr = x.subarray(ti * xrb, (ti + 1) * xrb);
+              const want = vecDot(info.id, wr, xr, k);
+              const tol = 1e-5 * Math.max(1, sumAbsProducts(info.id, act, wr, xr, k));
+              const err = Math.abs(y[ti * m + r]! - want);
+              assert.ok(err <= tol, `${v} ${type} k=${k} token ${ti} row ${r}: ${y[ti * m + r]} vs ${want}`);
+              worst = Math.max(worst, err / tol);
+            }
+          }
+        }
+        report.push(`${type} k=${k} m=${m} n=${n} ${w === weightSets[0] ? 'quantized' : 'raw bytes'}: max |err|/tol ${worst.toExponential(2)}`);
+      }
+    }
+  }
+  for (const line of report) t.diagnostic(line);
+});
+
+test('matmul results are bit-identical across row splits, token counts and builds', async () => {
+  const rand = rng(99);
+  for (const type of ['f32', ...MATMUL_TYPES]) {
+    const info = typeByName(type);
+    const act = vecDotType(info.id);
+    const k = info.blockSize === 256 ? 512 : type === 'f32' || type === 'f16' || type === 'bf16' ? 45 : 96;
+    const m = 7, n = 6;
+    const w = type === 'f32' ? quantize(info.id, randomRows(rand, m, k)) : randomWeights(rand, type, m, k);
+    const xf = randomRows(rand, n, k);
+    const x = quantize(act, xf);
+    const xrb = rowByteSize(act, k);
+    const runs: Float32Array[] = [];
+    for (const v of KERNEL_VARIANTS) {
+      const h = await harness(v);
+      runs.push(runMatmul(h, type, w, x, k, m, n));
+      runs.push(runMatmul(h, type, w, x, k, m, n, [[0, 2], [2, 3], [3, 7]]));
+      // Rows and activation blocks at odd byte addresses (f32/f16/bf16 rows keep their element alignment).
+      runs.push(runMatmul(h, type, w, x, k, m, n, [[0, m]], info.blockSize === 1 ? 4 : 3));
+      // Token by token: each token alone must give the same column.
+      const single = new Float32Array(n * m);
+      for (let ti = 0; ti < n; ti++) {
+        h.reset();
+        single.set(runMatmul(h, type, w, x.subarray(ti * xrb, (ti + 1) * xrb), k, m, 1), ti * m);
+      }
+      runs.push(single);
+      // Rows outside the range stay untouched.
+      const part = runMatmul(h, type, w, x, k, m, n, [[2, 5]]);
+      for (let ti = 0; ti < n; ti++) {
+        for (let r = 0; r < m; r++) assert.equal(Number.isNaN(part[ti * m + r]!), r < 2 || r >= 5, `${v} ${type} row ${r} written`);
+      }
+    }
+    const want = new Uint32Array(runs[0]!.buffer);
+    for (const [i, run] of runs.entries()) {
+      assert.deepEqual(new Uint32Array(run.buffer), want, `${type}: run ${i} differs (bitwise)`);
+    }
+  }
+});
