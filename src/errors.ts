@@ -17,9 +17,21 @@ export const ERROR_CODES = [
   'SOURCE_HTTP', // HTTP status or network error
   'SOURCE_RANGE_UNSUPPORTED', // the server ignores Range requests
   'SOURCE_OUT_OF_BOUNDS', // a read past the end of the source
+  // models
+  'MODEL_UNSUPPORTED', // an architecture or feature we do not run (yet)
+  'MODEL_INVALID', // hyper-parameters and tensors that contradict each other
+  // inference
+  'CONTEXT_FULL', // the prompt and generation do not fit the context size
+  'BACKEND_UNAVAILABLE', // the requested backend cannot run here
+  'OUT_OF_MEMORY', // a backend cannot allocate what the model needs
   // API use
   'INVALID_ARGUMENT',
   'ABORTED',
+  'DISPOSED', // the model or runtime was disposed
+  // tokenizers and chat templates
+  'TOKENIZER_UNSUPPORTED', // a tokenizer model or pre-tokenizer we do not implement
+  'TOKENIZER_INPUT', // text the vocabulary cannot represent, or a token id out of range
+  'CHAT_TEMPLATE', // a chat template that does not parse or render
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -13,27 +13,18 @@ import { KERNEL_VARIANTS } from '../src/backends/cpu/kernel-module.js';
 import { bf16BitsToF32, bitsToF32, f16BitsToF32, f32Bits, f32ToBF16Bits, f32ToF16Bits, roundToF16 } from '../src/quant/half.js';
 import { kernelHarness, type KernelHarness } from './helpers/kernel-harness.js';
 import * as ref from './reference/ops.js';
+import { prng } from './helpers/prng.js';
 
 const fr = Math.fround;
 const U = 2 ** -24; // unit roundoff of f32
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randn(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 }
 
 function randomF32(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  const r = rng(seed);
+  const r = prng(seed);
   return Float32Array.from({ length: n }, () => offset + scale * randn(r));
 }
 
@@ -227,7 +218,7 @@ for (const variant of KERNEL_VARIANTS) {
         { nRot: 64, base: 10000 }, { nRot: 128, base: 10000 }, { nRot: 128, base: 500000 }, { nRot: 16, base: 1e6 },
         { nRot: 64, base: 100000 }, { nRot: 96, base: 10000 }, { nRot: 80, base: 1e6 },
       ];
-      const r = rng(5);
+      const r = prng(5);
       const positions = [0, 1, 3, 17, 255, 1000, 4096, 32767, 131071, ...Array.from({ length: 40 }, () => Math.floor(r() * 1e6))];
       for (const { nRot, base } of configs) {
         const p: ref.RopeParams = { neox: false, nHeads: 1, headDim: nRot, nRot, freqBase: base, freqScale: 1 };
@@ -263,7 +254,7 @@ for (const variant of KERNEL_VARIANTS) {
       for (const n of [1, 3, 4, 17, 100, 1001]) {
         const rows = 5, x = randomF32(rows * n, n + 40, 4);
         const mask = new Float32Array(rows * n);
-        const r = rng(n);
+        const r = prng(n);
         for (let i = 0; i < mask.length; i++) mask[i] = r() < 0.3 ? -Infinity : r() < 0.5 ? 0 : randn(r);
         for (let row = 0; row < rows; row++) mask[row * n + (row % n)] = 0; // at least one visible entry
         const px = h.allocF32(x), pm = h.allocF32(mask), out = h.allocF32(rows * n);
@@ -475,7 +466,7 @@ for (const variant of KERNEL_VARIANTS) {
     // Mathf.tanh is musl's tanhf through expm1f: 2 ulps.
     test('exp_f32 / tanh_f32: Mathf.exp within 1 ulp, Mathf.tanh within 2 ulps (measured)', async (ctx) => {
       const h = await setup();
-      const r = rng(99);
+      const r = prng(99);
       const xs = new Float32Array(200003);
       for (let i = 0; i < xs.length; i++) xs[i] = fr((r() * 2 - 1) * (i % 3 === 0 ? 1 : i % 3 === 1 ? 10 : 88));
       xs.set([0, -0, 1e-30, -1e-30, 88.7, 88.8, -103, -104, Infinity, -Infinity, NaN, 9, 9.01, 0.55, -0.55, 0.27, 0.28], 0);
@@ -563,7 +554,7 @@ for (const variant of KERNEL_VARIANTS) {
         const v = f16BitsToF32(b);
         if (!Number.isNaN(v)) xs.push(v);
       }
-      const r = rng(3);
+      const r = prng(3);
       for (let i = 0; i < 20000; i++) xs.push(fr((r() * 2 - 1) * 12)); // between f16 values, and the cut-offs
       xs.push(-10, 10, fr(-10.000001), fr(9.999999), NaN);
       const n = xs.length, x = Float32Array.from(xs), u = randomF32(n, 17, 2);
@@ -608,7 +599,7 @@ for (const variant of KERNEL_VARIANTS) {
       }
       // f32 -> f16: random bit patterns, every f16 value, midpoints between neighbours (ties to
       // even), their f32 neighbours, and the overflow / subnormal edges.
-      const r = rng(11);
+      const r = prng(11);
       const bits: number[] = [];
       for (let i = 0; i < 100000; i++) bits.push(Math.floor(r() * 2 ** 32));
       for (let b = 0; b < 0x7c00; b++) {
@@ -642,7 +633,7 @@ for (const variant of KERNEL_VARIANTS) {
         [1, 2, 3, 3, 3, 3, 2, 3], [3, 1, 1, 1, 3, 1, 1, 1, 3], [1, 1, 1, 7, 1, 1, 1, 7], [-Infinity, NaN, -5, Infinity, Infinity],
         [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -3],
       ];
-      const r = rng(21);
+      const r = prng(21);
       for (const n of TAIL_LENGTHS) {
         for (let at = 0; at < n; at++) {
           const v = Array.from({ length: n }, () => Math.floor(r() * 5));

@@ -13,6 +13,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'inspect <file|url> [--json]      print a GGUF file\'s metadata and tensor table',
     load: async () => (await import('./inspect.js')).inspectCommand,
   },
+  tokenize: {
+    summary: 'tokenize -m <model> [--special] [--json] <text> | --inp <file>   print token ids and pieces',
+    load: async () => (await import('./tokenize.js')).tokenizeCommand,
+  },
+  demo: {
+    summary: 'demo [-p PROMPT] [-n N] [--seed S] [--out FILE]   build the demo model and generate from it',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
+  run: {
+    summary: 'run -m <model> -p <prompt> [-n N] [--temp T] [--chat] [--json] ...   generate text (--help for all options)',
+    load: async () => (await import('./run.js')).runCommand,
+  },
 };
 
 function usage(): string {

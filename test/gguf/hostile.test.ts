@@ -6,6 +6,7 @@ import { ERROR_CODES, WasmChordError } from '../../src/errors.js';
 import { encodeGGUF, GGUFValueType, kv, MemorySource, readGGUF, type GGUFKeyValue } from '../../src/gguf/index.js';
 import { GGMLType } from '../../src/quant/types.js';
 import { GGUFBytes } from '../helpers/gguf-bytes.js';
+import { prng } from '../helpers/prng.js';
 
 const STRING = GGUFValueType.STRING;
 const ARRAY = GGUFValueType.ARRAY;
@@ -132,18 +133,6 @@ async function seedFile(): Promise<Uint8Array> {
       { name: 'c', type: GGMLType.F16, shape: [5], data: new Uint8Array(10) },
     ],
   });
-}
-
-/** Deterministic PRNG (mulberry32) so that a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const KNOWN_CODES = new Set<string>(ERROR_CODES);

@@ -1,0 +1,8 @@
+/**
+ * Chat templates: `renderChatTemplate` renders any Jinja chat template; `buildChatPrompt` renders
+ * a model's own template (ChatML when the model has none) and tokenizes the result.
+ * A template that does not parse, or that fails while rendering (including its own
+ * `raise_exception`, e.g. "Conversation roles must alternate"), is a CHAT_TEMPLATE error.
+ */
+export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './template.js';
+export { CHATML_TEMPLATE, buildChatPrompt, modelChatTemplate, type ChatPrompt, type ChatPromptOptions } from './model-chat.js';
