@@ -8,7 +8,7 @@
 // - decode and stream decode of the resulting ids.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { openByteSource, readGGUF, type GGUFMetadata } from '../src/gguf/index.js';
+import { readGGUFHeader, type GGUFMetadata } from '../src/gguf/index.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 
 const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
@@ -28,12 +28,7 @@ function englishText(bytes: number): string {
 }
 
 async function readMetadata(name: string): Promise<GGUFMetadata> {
-  const source = await openByteSource(`${SHARED}models/vocab/ggml-vocab-${name}.gguf`);
-  try {
-    return (await readGGUF(source)).metadata;
-  } finally {
-    await source.close();
-  }
+  return (await readGGUFHeader(`${SHARED}models/vocab/ggml-vocab-${name}.gguf`)).metadata;
 }
 
 function median(xs: number[]): number {

@@ -9,8 +9,7 @@ import {
   type GGUFValue,
   type GGUFValueTypeId,
 } from '../gguf/index.js';
-import { openByteSource } from '../gguf/open-source.js';
-import { readGGUF } from '../gguf/reader.js';
+import { readGGUFHeader } from '../gguf/open-source.js';
 import { typeName } from '../quant/types.js';
 
 /** Arrays longer than this are summarised as { type, length }. */
@@ -25,13 +24,8 @@ export async function inspectCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) {
     throw new WasmChordError('INVALID_ARGUMENT', 'usage: wasm-chord inspect <file|url> [--json]');
   }
-  const source = await openByteSource(positionals[0]!);
-  try {
-    const file = await readGGUF(source);
-    process.stdout.write(values.json ? `${JSON.stringify(toJson(file))}\n` : toText(file));
-  } finally {
-    await source.close();
-  }
+  const file = await readGGUFHeader(positionals[0]!);
+  process.stdout.write(values.json ? `${JSON.stringify(toJson(file))}\n` : toText(file));
   return 0;
 }
 

@@ -9,8 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { WasmChordError } from '../errors.js';
-import { openByteSource } from '../gguf/open-source.js';
-import { readGGUF } from '../gguf/reader.js';
+import { readGGUFHeader } from '../gguf/open-source.js';
 import { Tokenizer } from '../tokenizer/index.js';
 
 const USAGE =
@@ -56,12 +55,7 @@ export async function tokenizeCommand(argv: string[]): Promise<number> {
 }
 
 async function loadTokenizer(location: string): Promise<Tokenizer> {
-  const source = await openByteSource(location);
-  try {
-    return Tokenizer.fromGGUF((await readGGUF(source)).metadata);
-  } finally {
-    await source.close();
-  }
+  return Tokenizer.fromGGUF((await readGGUFHeader(location)).metadata);
 }
 
 /** The strings of an .inp file; text after the last separator is not a test string. */

@@ -2,6 +2,7 @@
 import { WasmChordError } from '../errors.js';
 import { BlobSource, MemorySource, type ByteSource } from './byte-source.js';
 import { HttpSource, type HttpSourceOptions } from './http-source.js';
+import { readGGUF, type GGUFFile } from './reader.js';
 
 export type ByteSourceInput = string | URL | ArrayBuffer | ArrayBufferView | Blob | ByteSource;
 
@@ -39,4 +40,18 @@ export async function openByteSource(input: ByteSourceInput, options: OpenSource
 async function openFile(path: string): Promise<ByteSource> {
   const { FileSource } = await import('./file-source.js');
   return FileSource.open(path);
+}
+
+/**
+ * Opens `input`, parses its GGUF header and closes what it opened: for callers that need only
+ * metadata and tensor infos (inspect, tokenizers). The result cannot read tensor data unless
+ * `input` was a ByteSource the caller keeps open.
+ */
+export async function readGGUFHeader(input: ByteSourceInput, options: OpenSourceOptions = {}): Promise<GGUFFile> {
+  const source = await openByteSource(input, options);
+  try {
+    return await readGGUF(source, { signal: options.signal });
+  } finally {
+    if (source !== input) await source.close();
+  }
 }

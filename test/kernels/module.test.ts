@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KERNEL_VARIANTS, selectKernels } from '../src/backends/cpu/kernel-module.js';
-import { kernelHarness } from './helpers/kernel-harness.js';
+import { KERNEL_VARIANTS, selectKernels } from '../../src/backends/cpu/kernel-module.js';
+import { kernelHarness } from '../helpers/kernel-harness.js';
 
 test('every kernel build compiles here and adds f32 vectors', async () => {
   for (const variant of KERNEL_VARIANTS) {

@@ -1,6 +1,6 @@
 /**
  * The op kernels (kernels/ops) on both builds against the TypeScript references in
- * reference/ops.ts. Where kernel and reference perform the same f32 operations in the same order
+ * reference-ops.ts. Where kernel and reference perform the same f32 operations in the same order
  * the comparison is exact; the exceptions, each with its reason, are:
  *  - transcendentals: the kernels use AssemblyScript's Mathf (musl-derived f32 code), the
  *    references the f64 Math functions rounded to f32; measured and bounded below in ulps;
@@ -9,11 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { KERNEL_VARIANTS } from '../src/backends/cpu/kernel-module.js';
-import { bf16BitsToF32, bitsToF32, f16BitsToF32, f32Bits, f32ToBF16Bits, f32ToF16Bits, roundToF16 } from '../src/quant/half.js';
-import { kernelHarness, type KernelHarness } from './helpers/kernel-harness.js';
-import * as ref from './reference/ops.js';
-import { prng } from './helpers/prng.js';
+import { KERNEL_VARIANTS } from '../../src/backends/cpu/kernel-module.js';
+import { bf16BitsToF32, bitsToF32, f16BitsToF32, f32Bits, f32ToBF16Bits, f32ToF16Bits, roundToF16 } from '../../src/quant/half.js';
+import { kernelHarness, type KernelHarness } from '../helpers/kernel-harness.js';
+import * as ref from './reference-ops.js';
+import { prng } from '../helpers/prng.js';
 
 const fr = Math.fround;
 const U = 2 ** -24; // unit roundoff of f32

@@ -3,8 +3,8 @@
 // from the regexes in those models' tokenizer.json, alternative by alternative.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isWasmChordError } from '../src/errors.js';
-import { bpePreset, splitWords } from '../src/tokenizer/pretokenizers.js';
+import { isWasmChordError } from '../../src/errors.js';
+import { bpePreset, splitWords } from '../../src/tokenizer/pretokenizers.js';
 
 const split = (pre: string, text: string) => splitWords(text, bpePreset(pre).regexes);
 

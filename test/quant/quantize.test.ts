@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { isWasmChordError } from '../src/errors.js';
-import { openByteSource, readGGUF } from '../src/gguf/index.js';
-import { canQuantize, dequantize, GGMLType, GGML_TYPES, quantize, typeByName } from '../src/quant/index.js';
-import { readBytes, readF32, readJson, SHARED } from './helpers/shared.js';
+import { isWasmChordError } from '../../src/errors.js';
+import { openByteSource, readGGUF } from '../../src/gguf/index.js';
+import { canQuantize, dequantize, GGMLType, GGML_TYPES, quantize, typeByName } from '../../src/quant/index.js';
+import { readBytes, readF32, readJson, SHARED } from '../helpers/shared.js';
 
 interface QuantIndex {
   types: Record<string, { type_id: number; type_size: number; files: { q: string } }>;

@@ -4,18 +4,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { isWasmChordError } from '../src/errors.js';
-import { openByteSource, readGGUF, type GGUFMetadata } from '../src/gguf/index.js';
-import { Tokenizer } from '../src/tokenizer/index.js';
-import { SHARED, readJson } from './helpers/shared.js';
+import { isWasmChordError } from '../../src/errors.js';
+import { readGGUFHeader, type GGUFMetadata } from '../../src/gguf/index.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
+import { SHARED, readJson } from '../helpers/shared.js';
 
 async function readMetadata(relPath: string): Promise<GGUFMetadata> {
-  const source = await openByteSource(join(SHARED, relPath));
-  try {
-    return (await readGGUF(source)).metadata;
-  } finally {
-    await source.close();
-  }
+  return (await readGGUFHeader(join(SHARED, relPath))).metadata;
 }
 
 const loaded = new Map<string, Promise<Tokenizer>>();

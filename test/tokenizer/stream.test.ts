@@ -4,17 +4,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { openByteSource, readGGUF } from '../src/gguf/index.js';
-import { Tokenizer } from '../src/tokenizer/index.js';
-import { SHARED, readJson } from './helpers/shared.js';
+import { readGGUFHeader } from '../../src/gguf/index.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
+import { SHARED, readJson } from '../helpers/shared.js';
 
 async function load(relPath: string): Promise<Tokenizer> {
-  const source = await openByteSource(join(SHARED, relPath));
-  try {
-    return Tokenizer.fromGGUF((await readGGUF(source)).metadata);
-  } finally {
-    await source.close();
-  }
+  return Tokenizer.fromGGUF((await readGGUFHeader(join(SHARED, relPath))).metadata);
 }
 
 function stream(tok: Tokenizer, ids: number[], options = {}): string[] {

@@ -4,19 +4,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { CHATML_TEMPLATE, buildChatPrompt, renderChatTemplate, type ChatMessage } from '../src/chat/index.js';
-import { isWasmChordError } from '../src/errors.js';
-import { openByteSource, readGGUF, type GGUFMetadata } from '../src/gguf/index.js';
-import { Tokenizer } from '../src/tokenizer/index.js';
-import { SHARED } from './helpers/shared.js';
+import { CHATML_TEMPLATE, buildChatPrompt, renderChatTemplate, type ChatMessage } from '../../src/chat/index.js';
+import { isWasmChordError } from '../../src/errors.js';
+import { readGGUFHeader, type GGUFMetadata } from '../../src/gguf/index.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
+import { SHARED } from '../helpers/shared.js';
 
 async function readMetadata(relPath: string): Promise<GGUFMetadata> {
-  const source = await openByteSource(join(SHARED, relPath));
-  try {
-    return (await readGGUF(source)).metadata;
-  } finally {
-    await source.close();
-  }
+  return (await readGGUFHeader(join(SHARED, relPath))).metadata;
 }
 
 const isChatTemplateError = (e: unknown) => isWasmChordError(e, 'CHAT_TEMPLATE');

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isWasmChordError } from '../src/errors.js';
-import { canDequantize, GGMLType, quantize, typeByName, typeName, vecDot, vecDotType } from '../src/quant/index.js';
-import { readBytes, readF32, readJson } from './helpers/shared.js';
+import { isWasmChordError } from '../../src/errors.js';
+import { canDequantize, GGMLType, quantize, typeByName, typeName, vecDot, vecDotType } from '../../src/quant/index.js';
+import { readBytes, readF32, readJson } from '../helpers/shared.js';
 
 interface QuantIndex {
   cols: number;

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCli } from './helpers/cli.js';
-import { SHARED, readJson } from './helpers/shared.js';
+import { runCli } from '../helpers/cli.js';
+import { SHARED, readJson } from '../helpers/shared.js';
 
 const VOCAB_DIR = join(SHARED, 'models/vocab');
 

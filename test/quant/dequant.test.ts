@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { isWasmChordError } from '../src/errors.js';
-import { openByteSource, readGGUF } from '../src/gguf/index.js';
-import { canDequantize, dequantize, GGMLType, GGML_TYPES, typeByName } from '../src/quant/index.js';
-import { readBytes, readF32, readJson, SHARED } from './helpers/shared.js';
+import { isWasmChordError } from '../../src/errors.js';
+import { openByteSource, readGGUF } from '../../src/gguf/index.js';
+import { canDequantize, dequantize, GGMLType, GGML_TYPES, typeByName } from '../../src/quant/index.js';
+import { readBytes, readF32, readJson, SHARED } from '../helpers/shared.js';
 
 interface QuantIndex {
   types: Record<string, { type_id: number; files: { q: string; dequant: string } }>;

@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { KERNEL_VARIANTS, type KernelVariant } from '../src/backends/cpu/kernel-module.js';
-import type { QuantKernelExports } from '../src/backends/cpu/quant-kernels.js';
+import { KERNEL_VARIANTS, type KernelVariant } from '../../src/backends/cpu/kernel-module.js';
+import type { QuantKernelExports } from '../../src/backends/cpu/quant-kernels.js';
 import {
   GGMLType, dequantize, f16BitsToF32, f32Bits, f32ToBF16Bits, f32ToF16Bits, quantize, rowByteSize, typeByName, vecDot,
   vecDotType,
-} from '../src/quant/index.js';
-import { kernelHarness, type KernelHarness } from './helpers/kernel-harness.js';
-import { SHARED, readF32, readJson } from './helpers/shared.js';
+} from '../../src/quant/index.js';
+import { kernelHarness, type KernelHarness } from '../helpers/kernel-harness.js';
+import { SHARED, readF32, readJson } from '../helpers/shared.js';
 
 const QDIR = join(SHARED, 'reference/quants');
 
