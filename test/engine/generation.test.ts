@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WasmChord, isWasmChordError, type Model } from '../../src/index.js';
+import { readFileSync } from 'node:fs';
+import { serveFolder } from '../helpers/http-server.js';
 import { readJson, SHARED } from '../helpers/shared.js';
 
 const MODEL = join(SHARED, 'models/stories260K.gguf');
@@ -40,6 +42,39 @@ describe('streaming', () => {
     assert.equal(r.stopReason, 'length');
     assert.equal(r.text, model.tokenizer.decode(r.tokens, { stripLeadingSpace: false }));
     assert.ok(r.timings.prefillTokensPerSecond > 0 && r.timings.decodeTokensPerSecond > 0);
+  });
+});
+
+describe('model sources', () => {
+  test('a URL (HTTP ranges on loopback), bytes and a Blob load the same model', async () => {
+    const server = await serveFolder(join(SHARED, 'models'));
+    const bytes = new Uint8Array(readFileSync(MODEL));
+    try {
+      for (const source of [`${server.url}/stories260K.gguf`, bytes, new Blob([bytes])]) {
+        const m = await runtime.loadModel(source, { kvType: 'f32', contextSize: 128 });
+        try {
+          assert.equal(await m.infer('Once upon a time', { temperature: 0, maxTokens: 64, ignoreEos: true }), REF.generated_text);
+        } finally {
+          await m.dispose();
+        }
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('loading reports progress and can be aborted', async () => {
+    const seen: number[] = [];
+    const m = await runtime.loadModel(MODEL, { onProgress: (p) => seen.push(p.loadedBytes / p.totalBytes) });
+    await m.dispose();
+    assert.equal(seen.at(-1), 1);
+    await assert.rejects(runtime.loadModel(MODEL, { signal: AbortSignal.abort() }), (e) => isWasmChordError(e, 'ABORTED'));
+  });
+
+  test('a file that is not a model, or of an unsupported architecture, is refused clearly', async () => {
+    await assert.rejects(runtime.loadModel(join(SHARED, 'models/vocab/ggml-vocab-gpt-2.gguf')), (e) => isWasmChordError(e, 'MODEL_UNSUPPORTED'));
+    await assert.rejects(runtime.loadModel(join(SHARED, 'models/archs/qwen2-tiny-F32.gguf')), (e) => isWasmChordError(e, 'MODEL_UNSUPPORTED'));
+    await assert.rejects(runtime.loadModel(new Uint8Array(100)), (e) => isWasmChordError(e, 'GGUF_BAD_MAGIC'));
   });
 });
 

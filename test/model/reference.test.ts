@@ -26,6 +26,7 @@ interface CaseIndex {
   json: string;
   logits: string;
   error?: string;
+  checks?: { kv_f16_vs_f32_last_prompt_logits_max_abs_diff: number };
 }
 interface ModelIndex {
   dir: string;
@@ -146,6 +147,30 @@ for (const entry of present) {
         if (first >= 0) checkToken(result[first]!, ref, first, bound, 'greedy');
         else assert.equal(result.length, 64);
       });
+    }
+  });
+}
+
+// With an f16 KV cache llama.cpp's logits move away from its f32-cache reference by a recorded
+// amount (checks.kv_f16_*). Mirroring ggml's f16 attention, our f16-cache logits must sit at that
+// same distance from the f32 reference, within the type's bound.
+for (const entry of present) {
+  const stem = entry.dir.split('/').pop()!;
+  const bound = boundFor(entry.tensor_type_counts);
+  test(`${stem}: an f16 KV cache moves the logits as llama.cpp's does`, async (t) => {
+    const model = await runtime.loadModel(join(SHARED, entry.model_file!), { kvType: 'f16', contextSize: 512 });
+    try {
+      for (const [name, c] of Object.entries(entry.cases)) {
+        if (!c.checks) continue;
+        const ref = readJson<CaseJson>(join(entry.dir, c.json));
+        await model.resetContext();
+        const ours = compare(await model.evaluate(ref.prompt_tokens), readF32(join(entry.dir, c.logits))).maxAbs;
+        const theirs = c.checks.kv_f16_vs_f32_last_prompt_logits_max_abs_diff;
+        t.diagnostic(`${name}: ${ours.toFixed(5)} here, ${theirs.toFixed(5)} in llama.cpp`);
+        assert.ok(Math.abs(ours - theirs) <= bound.maxAbs, `${name}: f16 cache moved logits by ${ours}, llama.cpp by ${theirs}`);
+      }
+    } finally {
+      await model.dispose();
     }
   });
 }
