@@ -2,7 +2,7 @@
  * CPU prefill and decode speed, wasm-chord versus native llama.cpp (node-llama-cpp) in the same
  * run, on the same synthetic model files (bench/synthetic-model.ts).
  *
- *   npm run build:kernels && npm ci --prefix bench/peer
+ *   node scripts/build-kernels.mjs && npm ci --prefix bench/peer
  *   node --experimental-wasm-relaxed-simd --import tsx bench/cpu-generation.bench.ts [q4_0 q8_0 ...]
  *   (the flag only on Node 20)
  *
@@ -10,8 +10,8 @@
  * an f16 KV cache, and greedy decoding. Reported: the median of RUNS runs, tokens per second.
  */
 import { cpus } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { argmax, WasmChord } from '../src/index.js';
+import { cpuLlama, type PeerLlama } from './peer.js';
 import { SHAPE_350M, syntheticModel } from './synthetic-model.js';
 
 const N_PROMPT = 128;
@@ -46,10 +46,7 @@ async function ours(path: string): Promise<Speed & { backend: string }> {
   return { prefill: median(prefill), decode: median(decode), backend };
 }
 
-async function peer(path: string, threads: number): Promise<Speed> {
-  const url = pathToFileURL(new URL('./peer/node_modules/node-llama-cpp/dist/index.js', import.meta.url).pathname).href;
-  const { getLlama } = await import(url);
-  const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });
+async function peer(llama: PeerLlama, path: string, threads: number): Promise<Speed> {
   const model = await llama.loadModel({ modelPath: path });
   const context = await model.createContext({ contextSize: 512, batchSize: 512, threads });
   const sequence = context.getSequence();
@@ -62,7 +59,7 @@ async function peer(path: string, threads: number): Promise<Speed> {
     prefill.push((N_PROMPT * 1000) / (performance.now() - t0));
     let n = 0;
     t0 = performance.now();
-    for await (const token of sequence.evaluate([promptIds[0]], { temperature: 0 })) {
+    for await (const token of sequence.evaluate([promptIds[0]!], { temperature: 0 })) {
       void token;
       if (++n === N_GEN) break;
     }
@@ -76,11 +73,13 @@ async function peer(path: string, threads: number): Promise<Speed> {
 const fmt = (x: number) => x.toFixed(1).padStart(8);
 console.log(`synthetic llama ${SHAPE_350M.name} (${SHAPE_350M.nLayer} layers, n_embd ${SHAPE_350M.nEmbd}), ${N_PROMPT}-token prompt, ${N_GEN} decoded tokens, median of ${RUNS}; ${cpus().length} cores`);
 console.log('type     | wasm-chord prefill | llama.cpp 1t prefill | ratio | wasm-chord decode | llama.cpp 1t decode | ratio | llama.cpp all-cores decode');
+const llama = await cpuLlama();
+if (!llama) process.exit(1);
 for (const type of TYPES) {
   const path = await syntheticModel(SHAPE_350M, type);
   const a = await ours(path);
-  const b = await peer(path, 1);
-  const c = await peer(path, cpus().length);
+  const b = await peer(llama, path, 1);
+  const c = await peer(llama, path, cpus().length);
   console.log(
     `${type.padEnd(8)} | ${fmt(a.prefill)} t/s       | ${fmt(b.prefill)} t/s         | ${(a.prefill / b.prefill).toFixed(2)}  | ${fmt(a.decode)} t/s      | ${fmt(b.decode)} t/s        | ${(a.decode / b.decode).toFixed(2)}  | ${fmt(c.decode)} t/s   [${a.backend}]`,
   );

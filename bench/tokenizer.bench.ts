@@ -5,13 +5,15 @@
 // vocabulary it reports the median of RUNS runs:
 // - encode, cold: the first encode on a freshly built tokenizer (lazy tables, empty word cache);
 // - encode, warm: encoding the same text again (BPE's word cache now full);
-// - decode and stream decode of the resulting ids.
+// - decode and stream decode of the resulting ids;
+// - llama.cpp (node-llama-cpp, vocabulary-only load) encoding the same text, when installed
+//   (`npm ci --prefix bench/peer`), with the ratio of our cold encode to it and a check that both
+//   produce the same ids. Encoding adds no BOS on either side.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { readGGUFHeader, type GGUFMetadata } from '../src/gguf/index.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
-
-const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
+import { SHARED } from '../test/helpers/shared.js';
+import { cpuLlama } from './peer.js';
 const VOCABS = ['gpt-2', 'llama-spm'];
 const TEXT_BYTES = 100 * 1024;
 const RUNS = 7;
@@ -45,9 +47,10 @@ function time(f: () => void): number {
 const text = englishText(TEXT_BYTES);
 const rate = (tokens: number, ms: number) => `${Math.round((tokens / ms) * 1000).toLocaleString('en-US')}`;
 
+const llama = await cpuLlama();
 console.log(`input: ${new TextEncoder().encode(text).length} bytes of English, median of ${RUNS} runs, Node ${process.versions.node}`);
-console.log('| vocab | tokens | build ms | encode cold ms | encode cold tok/s | encode warm ms | encode warm tok/s | decode tok/s | stream decode tok/s |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| vocab | tokens | build ms | encode cold ms | encode cold tok/s | encode warm ms | encode warm tok/s | decode tok/s | stream decode tok/s | llama.cpp encode tok/s | cold / llama.cpp |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const name of VOCABS) {
   const metadata = await readMetadata(name);
   const build: number[] = [];
@@ -59,8 +62,8 @@ for (const name of VOCABS) {
   for (let run = 0; run < RUNS; run++) {
     let tok!: Tokenizer;
     build.push(time(() => (tok = Tokenizer.fromGGUF(metadata))));
-    cold.push(time(() => (ids = tok.encode(text))));
-    warm.push(time(() => tok.encode(text)));
+    cold.push(time(() => (ids = tok.encode(text, { addSpecial: false }))));
+    warm.push(time(() => tok.encode(text, { addSpecial: false })));
     decode.push(time(() => tok.decode(ids)));
     streamDecode.push(
       time(() => {
@@ -71,8 +74,18 @@ for (const name of VOCABS) {
     );
   }
   const n = ids.length;
+  let peerColumns = '| – | – |';
+  if (llama) {
+    const peer = await llama.loadModel({ modelPath: `${SHARED}models/vocab/ggml-vocab-${name}.gguf`, vocabOnly: true });
+    const peerMs: number[] = [];
+    let peerIds: number[] = [];
+    for (let run = 0; run < RUNS; run++) peerMs.push(time(() => (peerIds = peer.tokenize(text))));
+    await peer.dispose();
+    if (peerIds.length !== n || peerIds.some((id, i) => id !== ids[i])) throw new Error(`${name}: llama.cpp's tokens differ from ours`);
+    peerColumns = `| ${rate(n, median(peerMs))} | ${(median(peerMs) / median(cold)).toFixed(2)} |`;
+  }
   console.log(
     `| ${name} | ${n} | ${median(build).toFixed(0)} | ${median(cold).toFixed(1)} | ${rate(n, median(cold))} | ` +
-      `${median(warm).toFixed(1)} | ${rate(n, median(warm))} | ${rate(n, median(decode))} | ${rate(n, median(streamDecode))} |`,
+      `${median(warm).toFixed(1)} | ${rate(n, median(warm))} | ${rate(n, median(decode))} | ${rate(n, median(streamDecode))} ${peerColumns}`,
   );
 }
