@@ -67,8 +67,6 @@ export type GraphNode =
   | (NodeBase & { readonly op: 'swiglu'; readonly gate: GraphNode; readonly up: GraphNode })
   | (NodeBase & { readonly op: 'rows'; readonly x: GraphNode; readonly start: number });
 
-export type GraphOp = GraphNode['op'];
-
 export interface Graph {
   readonly nTokens: number;
   readonly pos0: number;

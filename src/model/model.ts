@@ -46,7 +46,7 @@ const ARCHITECTURES: Record<string, (file: GGUFFile) => ModelDefinition> = {
   llama: defineLlama,
 };
 
-export function supportedArchitectures(): string[] {
+function supportedArchitectures(): string[] {
   return Object.keys(ARCHITECTURES);
 }
 

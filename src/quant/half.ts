@@ -17,9 +17,6 @@ export function bitsToF32(bits: number): number {
   return f32[0]!;
 }
 
-/** Rounds a number to f32 precision (Math.fround, named for symmetry). */
-export const toF32 = Math.fround;
-
 export function f16BitsToF32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;

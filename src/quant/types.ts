@@ -123,10 +123,6 @@ const BY_NAME = new Map<string, GGMLTypeInfo>(TABLE.map((t) => [t.name.toUpperCa
 /** All known types, in table order. */
 export const GGML_TYPES: readonly GGMLTypeInfo[] = TABLE;
 
-export function isKnownTypeId(id: number): id is GGMLTypeId {
-  return BY_ID.has(id);
-}
-
 /** Looks a type up by id; throws UNKNOWN_TENSOR_TYPE for an id no ggml version defines. */
 export function typeInfo(id: number): GGMLTypeInfo {
   const info = BY_ID.get(id);

@@ -34,7 +34,7 @@ function firstCodePoint(s: string): string {
   return String.fromCodePoint(s.codePointAt(0)!);
 }
 
-export function splitBertWords(text: string): string[] {
+function splitBertWords(text: string): string[] {
   const words: string[] = [];
   let word = '';
   const finish = () => {

@@ -8,7 +8,7 @@ import { WasmChordError } from '../../errors.js';
 const PAGE = 65536;
 const ALIGN = 64;
 /** wasm32 addresses 4 GiB: 65536 pages. */
-export const MAX_WASM_BYTES = 65536 * PAGE;
+const MAX_WASM_BYTES = 65536 * PAGE;
 
 interface Block {
   ptr: number;

@@ -123,7 +123,8 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
   const calls: PendingCall[] = [];
   const n = graph.nTokens;
 
-  // Last step index at which each node's value (or a quantized copy of it) is read.
+  // The last step at which each node's value (or a quantized copy of it) is read, and, by step,
+  // the buffers that become free after it.
   const lastUse = new Map<string, number>();
   graph.nodes.forEach((node, i) => {
     for (const input of inputsOf(node)) {
@@ -133,6 +134,8 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
       }
     }
   });
+  const freedAfter: string[][] = graph.nodes.map(() => []);
+  for (const [key, step] of lastUse) freedAfter[step]!.push(key);
 
   const placed = new Map<string, { at: number; bytes: number }>();
   const place = (key: string, bytes: number) => {
@@ -161,13 +164,9 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
     const out = place(`${node.id}`, f32Bytes(node));
     emit(node, out);
     calls[calls.length - 1]!.completes = { node: node.id, ptr: out };
-    // Free what this step was the last to read.
-    for (const [key, last] of lastUse) {
-      if (last === step) {
-        const p = placed.get(key)!;
-        layout.release(p.at, p.bytes);
-        lastUse.delete(key);
-      }
+    for (const key of freedAfter[step]!) {
+      const p = placed.get(key)!;
+      layout.release(p.at, p.bytes);
     }
   });
 
