@@ -7,11 +7,25 @@ export class FileSource implements ByteSource {
   readonly name: string;
   readonly size: number;
   #handle: FileHandle | undefined;
+  /** Whether close() closes the handle: not when the caller passed a handle of their own. */
+  readonly #ownsHandle: boolean;
 
-  private constructor(path: string, handle: FileHandle, size: number) {
-    this.name = `file ${path}`;
+  private constructor(name: string, handle: FileHandle, size: number, ownsHandle: boolean) {
+    this.name = name;
     this.#handle = handle;
     this.size = size;
+    this.#ownsHandle = ownsHandle;
+  }
+
+  /** Reads through a handle the caller opened (and will close). */
+  static async fromHandle(handle: FileHandle): Promise<FileSource> {
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (err) {
+      throw new WasmChordError('SOURCE_IO', `cannot stat file descriptor ${handle.fd}: ${(err as Error).message}`, { cause: err });
+    }
+    return new FileSource(`file descriptor ${handle.fd}`, handle, size, false);
   }
 
   static async open(path: string): Promise<FileSource> {
@@ -34,7 +48,7 @@ export class FileSource implements ByteSource {
       if (!stat.isFile()) {
         throw new WasmChordError('SOURCE_IO', `${path} is not a regular file`);
       }
-      return new FileSource(path, handle, stat.size);
+      return new FileSource(`file ${path}`, handle, stat.size, true);
     } catch (err) {
       await handle.close();
       if (err instanceof WasmChordError) throw err;
@@ -71,6 +85,6 @@ export class FileSource implements ByteSource {
   async close(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
-    await handle?.close();
+    if (this.#ownsHandle) await handle?.close();
   }
 }

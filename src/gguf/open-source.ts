@@ -4,7 +4,15 @@ import { BlobSource, MemorySource, type ByteSource } from './byte-source.js';
 import { HttpSource, type HttpSourceOptions } from './http-source.js';
 import { readGGUF, type GGUFFile } from './reader.js';
 
-export type ByteSourceInput = string | URL | ArrayBuffer | ArrayBufferView | Blob | ByteSource;
+/** A Node.js `fs.promises` FileHandle (only its shape is needed here). */
+export interface FileHandleLike {
+  readonly fd: number;
+  stat(): Promise<{ size: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+export type ByteSourceInput = string | URL | ArrayBuffer | ArrayBufferView | Blob | FileHandleLike | ByteSource;
 
 export interface OpenSourceOptions extends HttpSourceOptions {}
 
@@ -12,8 +20,16 @@ function isByteSource(v: unknown): v is ByteSource {
   return typeof v === 'object' && v !== null && typeof (v as ByteSource).readInto === 'function';
 }
 
+function isFileHandle(v: unknown): v is FileHandleLike {
+  return typeof v === 'object' && v !== null && typeof (v as FileHandleLike).fd === 'number' && typeof (v as FileHandleLike).read === 'function';
+}
+
 export async function openByteSource(input: ByteSourceInput, options: OpenSourceOptions = {}): Promise<ByteSource> {
   if (isByteSource(input)) return input;
+  if (isFileHandle(input)) {
+    const { FileSource } = await import('./file-source.js');
+    return FileSource.fromHandle(input as unknown as import('node:fs/promises').FileHandle);
+  }
   if (input instanceof ArrayBuffer) return new MemorySource(input);
   if (ArrayBuffer.isView(input)) {
     return new MemorySource(new Uint8Array(input.buffer, input.byteOffset, input.byteLength));
@@ -33,7 +49,7 @@ export async function openByteSource(input: ByteSourceInput, options: OpenSource
   }
   throw new WasmChordError(
     'INVALID_ARGUMENT',
-    'a model source must be a path, a URL, an ArrayBuffer, a typed array, a Blob or a ByteSource',
+    'a model source must be a path, a URL, an ArrayBuffer, a typed array, a Blob, a file handle or a ByteSource',
   );
 }
 

@@ -2,6 +2,7 @@
 // header and tensor bytes; HTTP reads transfer only what they need.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isWasmChordError } from '../../src/errors.js';
@@ -40,6 +41,21 @@ describe('every source yields the same file', () => {
       }
     } finally {
       await server.close();
+    }
+  });
+
+  test('a Node file handle is read without being closed', async () => {
+    const handle = await open(join(MODELS, MODEL), 'r');
+    try {
+      const source = await openByteSource(handle);
+      const f = await readGGUF(source);
+      const t = f.tensor('blk.1.ffn_up.weight')!;
+      const start = f.dataOffset + t.offset;
+      assert.deepEqual(await f.readTensor(t), new Uint8Array(bytes.subarray(start, start + t.byteLength)));
+      await source.close();
+      assert.equal((await handle.stat()).size, bytes.length, 'the caller\'s handle is still open');
+    } finally {
+      await handle.close();
     }
   });
 
