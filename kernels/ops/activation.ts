@@ -1,7 +1,7 @@
 // Activations and other unary maps over n f32 values, with ggml's f32 formulas and rounding.
 // Every element gets the same operations whether it falls in a vector or in the tail, so a host
 // may split any of these by offsetting the pointers. In place (out equal to an input) is allowed.
-import { f16_bits_to_f32x4, f32x4_to_f16_bits } from './simd';
+import { f32x4_to_halfx4, halfx4_to_f32x4 } from '../shared/half';
 
 // @ts-ignore: decorator
 @inline const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
@@ -26,8 +26,8 @@ import { f16_bits_to_f32x4, f32x4_to_f16_bits } from './simd';
  */
 export function gelu_ggml_table_init(table: usize): void {
   for (let h = 0; h < 0x10000; h++) {
-    const x = f32x4.extract_lane(f16_bits_to_f32x4(i32x4.splat(h)), 0);
-    store<u16>(table + (<usize>h << 1), <u16>i32x4.extract_lane(f32x4_to_f16_bits(f32x4.splat(gelu(x))), 0));
+    const x = f32x4.extract_lane(halfx4_to_f32x4(i32x4.splat(h)), 0);
+    store<u16>(table + (<usize>h << 1), <u16>i32x4.extract_lane(f32x4_to_halfx4(f32x4.splat(gelu(x))), 0));
   }
 }
 
@@ -37,12 +37,12 @@ export function gelu_ggml_table_init(table: usize): void {
  */
 // @ts-ignore: decorator
 @inline function gelu_ggml4(x: v128, table: usize): v128 {
-  const h = f32x4_to_f16_bits(x);
+  const h = f32x4_to_halfx4(x);
   let t = i32x4.splat(<i32>load<u16>(table + (<usize>i32x4.extract_lane(h, 0) << 1)));
   t = i32x4.replace_lane(t, 1, <i32>load<u16>(table + (<usize>i32x4.extract_lane(h, 1) << 1)));
   t = i32x4.replace_lane(t, 2, <i32>load<u16>(table + (<usize>i32x4.extract_lane(h, 2) << 1)));
   t = i32x4.replace_lane(t, 3, <i32>load<u16>(table + (<usize>i32x4.extract_lane(h, 3) << 1)));
-  const y = f16_bits_to_f32x4(t);
+  const y = halfx4_to_f32x4(t);
   const hi = f32x4.ge(x, f32x4.splat(10));
   const lo = f32x4.le(x, f32x4.splat(-10));
   return v128.andnot(v128.bitselect(x, y, hi), lo);

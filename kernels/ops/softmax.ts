@@ -1,4 +1,5 @@
-import { exp_sum, max4, scale_in_place } from './simd';
+import { max4 } from '../shared/half';
+import { exp_sum, scale_in_place } from './simd';
 
 // Row softmax as ggml's soft_max_ext (no ALiBi): v = x*scale (+ mask), m = max(v),
 // e = expf(v - m) with the e summed in f64 in index order, out = e * f32(1/sum).

@@ -1,7 +1,8 @@
 // Activation quantizers: f32 rows -> the vec_dot types ggml's CPU matmul pairs with each weight
 // type, byte-exact with ggml's reference quantizers. Rows are contiguous on both sides and every
 // row is a whole number of blocks, so a call simply walks n_rows·row_len/QK blocks in order.
-import { f32_to_f16, f32x4_to_bf16x4, f32x4_to_f16x4, hmax_f32x4, hsum_i32x4 } from './common';
+import { f32_to_half, f32x4_to_bf16x4, f32x4_to_halfx4, max4 } from '../shared/half';
+import { hsum_i32x4 } from './common';
 
 /** C roundf (halves away from zero) of four f32 lanes, as i32. */
 @inline function round_away_i32x4(p: v128): v128 {
@@ -19,7 +20,7 @@ import { f32_to_f16, f32x4_to_bf16x4, f32x4_to_f16x4, hmax_f32x4, hsum_i32x4 } f
     f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),
     f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))),
   );
-  const d: f32 = hmax_f32x4(m) / 127;
+  const d: f32 = max4(m) / 127;
   const idv = f32x4.splat(d != 0 ? <f32>1 / d : 0);
   const q0 = round_away_i32x4(f32x4.mul(v0, idv)), q1 = round_away_i32x4(f32x4.mul(v1, idv));
   const q2 = round_away_i32x4(f32x4.mul(v2, idv)), q3 = round_away_i32x4(f32x4.mul(v3, idv));
@@ -41,7 +42,7 @@ export function quantize_q8_0(x: usize, out: usize, n_rows: i32, row_len: i32): 
   const n = n_rows * (row_len >> 5);
   for (let i = 0; i < n; i++) {
     const src = x + (<usize>i << 7), dst = out + <usize>i * 34;
-    store<u16>(dst, f32_to_f16(q8_32(src, dst + 2)));
+    store<u16>(dst, f32_to_half(q8_32(src, dst + 2)));
   }
 }
 
@@ -51,8 +52,8 @@ export function quantize_q8_1(x: usize, out: usize, n_rows: i32, row_len: i32): 
   for (let i = 0; i < n; i++) {
     const src = x + (<usize>i << 7), dst = out + <usize>i * 36;
     const d = q8_32(src, dst + 4);
-    store<u16>(dst, f32_to_f16(d));
-    store<u16>(dst, f32_to_f16(<f32>sum32_i8(dst + 4) * d), 2);
+    store<u16>(dst, f32_to_half(d));
+    store<u16>(dst, f32_to_half(<f32>sum32_i8(dst + 4) * d), 2);
   }
 }
 
@@ -69,7 +70,7 @@ export function quantize_q8_k(x: usize, out: usize, n_rows: i32, row_len: i32): 
 @inline function q8_k_block(src: usize, dst: usize): void {
   let m = f32x4.splat(0);
   for (let j = 0; j < 1024; j += 16) m = f32x4.max(m, f32x4.abs(v128.load(src + j)));
-  const amax = hmax_f32x4(m);
+  const amax = max4(m);
   if (amax == 0) {
     memory.fill(dst, 0, 292);
     return;
@@ -96,10 +97,10 @@ export function quantize_f16(x: usize, out: usize, n_rows: i32, row_len: i32): v
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const src = x + (<usize>i << 2);
-    const lo = f32x4_to_f16x4(v128.load(src)), hi = f32x4_to_f16x4(v128.load(src, 16));
+    const lo = f32x4_to_halfx4(v128.load(src)), hi = f32x4_to_halfx4(v128.load(src, 16));
     v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_u(lo, hi));
   }
-  for (; i < n; i++) store<u16>(out + (<usize>i << 1), f32_to_f16(load<f32>(x + (<usize>i << 2))));
+  for (; i < n; i++) store<u16>(out + (<usize>i << 1), f32_to_half(load<f32>(x + (<usize>i << 2))));
 }
 
 /** f32 -> bf16 (round to nearest even, NaNs quiet), n_rows·row_len values. */

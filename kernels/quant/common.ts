@@ -6,69 +6,9 @@
 // output element. So results are bit-identical across builds (baseline/relaxed), token tilings
 // and row splits.
 
-/** 2^112: rebiases an f16 exponent placed in f32 position (also renormalizes subnormals). */
-const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
-
-/**
- * f16 -> f32, exact for every input (subnormals, infinities and NaNs included). `h` holds the
- * f16 bits sign-extended to i32 (load<i16>): shifted left by 13 and masked, sign, exponent and
- * mantissa sit in f32 position with the exponent unbiased by 112; one exact multiplication by
- * 2^112 rebiases normals and renormalizes subnormals. Exponent 31 (inf/NaN) would scale to a
- * finite value: it gets the f32 all-ones exponent instead.
- */
-@inline export function f16_to_f32(h: i32): f32 {
-  const e = (h << 13) & 0x8fffffff;
-  const scaled = reinterpret<u32>(reinterpret<f32>(e) * F16_REBIAS);
-  return reinterpret<f32>(scaled | select<u32>(0x7f800000, 0, (e & 0x0f800000) == 0x0f800000));
-}
-
-/** Four f16 values sign-extended in i32 lanes (extend_*_i16x8_s) -> f32x4, as f16_to_f32. */
-@inline export function f16x4_to_f32x4(h: v128): v128 {
-  const e = v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffffff));
-  const scaled = f32x4.mul(e, f32x4.splat(F16_REBIAS));
-  const exp = i32x4.splat(0x0f800000);
-  return v128.or(scaled, v128.and(i32x4.eq(v128.and(e, exp), exp), i32x4.splat(0x7f800000)));
-}
-
-/**
- * f32x4 -> f16 bits in u32 lanes, rounding to nearest even like F16C and ggml's reference
- * (overflow to infinity, NaNs quiet with the top mantissa bits kept).
- */
-@inline export function f32x4_to_f16x4(v: v128): v128 {
-  const abs = v128.and(v, i32x4.splat(0x7fffffff));
-  const sign = v128.and(i32x4.shr_u(v, 16), i32x4.splat(0x8000));
-  // Normal range: rebias the exponent by -112 and round the 13 dropped bits to nearest even.
-  const odd = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
-  const normal = i32x4.shr_u(i32x4.add(i32x4.add(abs, i32x4.splat(0xc8000fff)), odd), 13);
-  // Below 2^-14: adding 0.5 makes the FPU round to a multiple of 2^-24, the f16 subnormal step.
-  const sub = i32x4.sub(f32x4.add(abs, f32x4.splat(0.5)), i32x4.splat(0x3f000000));
-  const nan = v128.or(i32x4.splat(0x7e00), v128.and(i32x4.shr_u(abs, 13), i32x4.splat(0x3ff)));
-  const special = v128.bitselect(nan, i32x4.splat(0x7c00), i32x4.gt_s(abs, i32x4.splat(0x7f800000)));
-  const finite = v128.bitselect(sub, normal, i32x4.lt_s(abs, i32x4.splat(0x38800000)));
-  return v128.or(v128.bitselect(special, finite, i32x4.ge_s(abs, i32x4.splat(0x47800000))), sign);
-}
-
-/** f32 -> f16 bits, as f32x4_to_f16x4. */
-@inline export function f32_to_f16(x: f32): u16 {
-  return <u16>i32x4.extract_lane(f32x4_to_f16x4(f32x4.splat(x)), 0);
-}
-
-/** f32x4 -> bf16 bits in u32 lanes: round to nearest even, NaNs kept quiet (as ggml). */
-@inline export function f32x4_to_bf16x4(v: v128): v128 {
-  const hi = i32x4.shr_u(v, 16);
-  const rounded = i32x4.shr_u(i32x4.add(i32x4.add(v, i32x4.splat(0x7fff)), v128.and(hi, i32x4.splat(1))), 16);
-  const isnan = i32x4.gt_s(v128.and(v, i32x4.splat(0x7fffffff)), i32x4.splat(0x7f800000));
-  return v128.bitselect(v128.or(hi, i32x4.splat(64)), rounded, isnan);
-}
-
 @inline export function hsum_i32x4(v: v128): i32 {
   const s = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
-}
-
-@inline export function hmax_f32x4(v: v128): f32 {
-  const m = f32x4.max(v, f32x4.shuffle(v, v, 2, 3, 0, 1));
-  return max<f32>(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
 }
 
 /** Σ w·a over 16 elements: w as two i16x8 (elements 0-7, 8-15), a as i8x16. */

@@ -3,7 +3,7 @@
 // elements, reduced as ((l0+l1)+(l2+l3)) of their sum, then the tail (k % 8) is added in order.
 // Any k is accepted. Tokens go in tiles of 4 so each weight chunk is loaded and converted once
 // per tile; the per-element float order does not depend on the tiling.
-import { f16_to_f32, f16x4_to_f32x4 } from './common';
+import { half_to_f32, halfx4_to_f32x4 } from '../shared/half';
 
 @inline function reduce(a: v128, b: v128): f32 {
   const s = f32x4.add(a, b);
@@ -13,7 +13,7 @@ import { f16_to_f32, f16x4_to_f32x4 } from './common';
 /** Element `i` of a row of type `kind` (0 f32, 1 f16, 2 bf16) at p, as f32. */
 @inline function elem(kind: i32, p: usize, i: i32): f32 {
   if (kind == 0) return load<f32>(p + (<usize>i << 2));
-  if (kind == 1) return f16_to_f32(load<i16>(p + (<usize>i << 1)));
+  if (kind == 1) return half_to_f32(load<i16>(p + (<usize>i << 1)));
   return reinterpret<f32>(<u32>load<u16>(p + (<usize>i << 1)) << 16);
 }
 
@@ -21,7 +21,7 @@ import { f16_to_f32, f16x4_to_f32x4 } from './common';
 @inline function chunk(kind: i32, p: usize, c: i32, half: i32): v128 {
   if (kind == 0) return v128.load(p + (<usize>c << 5) + (<usize>half << 4));
   const v = v128.load(p + (<usize>c << 4));
-  if (kind == 1) return f16x4_to_f32x4(half == 0 ? i32x4.extend_low_i16x8_s(v) : i32x4.extend_high_i16x8_s(v));
+  if (kind == 1) return halfx4_to_f32x4(half == 0 ? i32x4.extend_low_i16x8_s(v) : i32x4.extend_high_i16x8_s(v));
   return i32x4.shl(half == 0 ? i32x4.extend_low_i16x8_u(v) : i32x4.extend_high_i16x8_u(v), 16);
 }
 

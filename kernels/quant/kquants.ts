@@ -11,7 +11,8 @@
 //
 // dequantize_rows_<type>(w, ids, n_ids, k, out): bit-exact with ggml's to_float (each element is
 // one rounding of an exact product, minus the min where there is one).
-import { dot32_i16, f16_to_f32, hsum_i32x4, iq4_levels, rdot16_u, scaled_hi, scaled_lo, store16_mul, store16_mul_add } from './common';
+import { dot32_i16, hsum_i32x4, iq4_levels, rdot16_u, scaled_hi, scaled_lo, store16_mul, store16_mul_add } from './common';
+import { half_to_f32 } from '../shared/half';
 
 const Q2_K: i32 = 0, Q3_K: i32 = 1, Q4_K: i32 = 2, Q5_K: i32 = 3, Q6_K: i32 = 4, IQ4_XS: i32 = 5;
 const Q8_K_BYTES: usize = 292;
@@ -36,15 +37,15 @@ const Q8_K_BYTES: usize = 292;
 
 /** f16 d and dmin of the block (dmin 0 where the type has none). */
 @inline function scale_d(kind: i32, wb: usize): f32 {
-  if (kind == Q2_K) return f16_to_f32(load<i16>(wb, 80));
-  if (kind == Q3_K) return f16_to_f32(load<i16>(wb, 108));
-  if (kind == Q6_K) return f16_to_f32(load<i16>(wb, 208));
-  return f16_to_f32(load<i16>(wb));
+  if (kind == Q2_K) return half_to_f32(load<i16>(wb, 80));
+  if (kind == Q3_K) return half_to_f32(load<i16>(wb, 108));
+  if (kind == Q6_K) return half_to_f32(load<i16>(wb, 208));
+  return half_to_f32(load<i16>(wb));
 }
 
 @inline function scale_dmin(kind: i32, wb: usize): f32 {
-  if (kind == Q2_K) return f16_to_f32(load<i16>(wb, 82));
-  if (kind == Q4_K || kind == Q5_K) return f16_to_f32(load<i16>(wb, 2));
+  if (kind == Q2_K) return half_to_f32(load<i16>(wb, 82));
+  if (kind == Q4_K || kind == Q5_K) return half_to_f32(load<i16>(wb, 2));
   return 0;
 }
 

@@ -12,20 +12,21 @@
 // dequantize_rows_<type>(w, ids, n_ids, k, out): out[i] = to_float(W[ids[i]]), bit-exact with
 // ggml (every element is one rounding of an exact product, plus the min where there is one).
 import {
-  dot32_i16, f16_to_f32, hsum_i32x4, iq4_levels, q5_high_hi, q5_high_lo, rdot16_u, store16_mul, store16_mul_add,
+  dot32_i16, hsum_i32x4, iq4_levels, q5_high_hi, q5_high_lo, rdot16_u, store16_mul, store16_mul_add,
 } from './common';
+import { half_to_f32 } from '../shared/half';
 
 const Q8_0_BYTES: usize = 34;
 const Q8_1_BYTES: usize = 36;
 
 /** Block term against a q8_0 activation block at xb: isum·(d_w·d_x). */
 @inline function q8_0_term(isum: v128, d: f32, xb: usize): f32 {
-  return <f32>hsum_i32x4(isum) * (d * f16_to_f32(load<i16>(xb)));
+  return <f32>hsum_i32x4(isum) * (d * half_to_f32(load<i16>(xb)));
 }
 
 /** Block term against a q8_1 activation block at xb: isum·(d_w·d_x) + m_w·s_x. */
 @inline function q8_1_term(isum: v128, d: f32, mn: f32, xb: usize): f32 {
-  return <f32>hsum_i32x4(isum) * (d * f16_to_f32(load<i16>(xb))) + mn * f16_to_f32(load<i16>(xb, 2));
+  return <f32>hsum_i32x4(isum) * (d * half_to_f32(load<i16>(xb))) + mn * half_to_f32(load<i16>(xb, 2));
 }
 
 /**
@@ -98,9 +99,9 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
   let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
   for (let b = 0; b < nb; b++) {
     const wb = wr + <usize>b * wbytes, xb = xt + <usize>b * xbytes;
-    const d = f16_to_f32(load<i16>(wb));
+    const d = half_to_f32(load<i16>(wb));
     if (kind == Q4_1 || kind == Q5_1) {
-      const mn = f16_to_f32(load<i16>(wb, 2));
+      const mn = half_to_f32(load<i16>(wb, 2));
       const u0 = unsigned_lo(kind, wb), u1 = unsigned_hi(kind, wb);
       s0 += q8_1_term(dot_u_off(u0, u1, 0, xb + qoff), d, mn, xb);
       if (nt > 1) {
@@ -154,9 +155,9 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
     const src = w + <usize>load<i32>(ids + (<usize>i << 2)) * rb, dst = out + <usize>i * (<usize>k << 2);
     for (let b = 0; b < nb; b++) {
       const wb = src + <usize>b * bytes, db = dst + (<usize>b << 7);
-      const d = f16_to_f32(load<i16>(wb));
+      const d = half_to_f32(load<i16>(wb));
       if (kind == Q4_1 || kind == Q5_1) {
-        const mn = f16_to_f32(load<i16>(wb, 2));
+        const mn = half_to_f32(load<i16>(wb, 2));
         store16_mul_add(db, unsigned_lo(kind, wb), d, mn);
         store16_mul_add(db + 64, unsigned_hi(kind, wb), d, mn);
       } else if (kind == Q4_0 || kind == Q5_0) {
