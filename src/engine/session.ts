@@ -6,8 +6,8 @@
  */
 import { WasmChordError } from '../errors.js';
 import { throwIfAborted } from '../gguf/byte-source.js';
-import type { Backend, KVCacheHandle, KVCacheType } from '../backends/backend.js';
-import type { ModelDefinition, WeightMap } from '../model/model.js';
+import type { Backend, CompiledGraph, KVCacheHandle, KVCacheType } from '../backends/backend.js';
+import type { ModelDefinition } from '../model/model.js';
 
 export interface SessionOptions {
   contextSize: number;
@@ -31,7 +31,7 @@ export class Session {
   constructor(
     private readonly backend: Backend,
     private readonly model: ModelDefinition,
-    private readonly weights: WeightMap,
+    private readonly graphs: GraphCache,
     options: SessionOptions,
   ) {
     this.contextSize = options.contextSize;
@@ -73,8 +73,8 @@ export class Session {
       throwIfAborted(options.signal);
       const batch = tokens.slice(start, start + this.batchSize);
       const pos0 = this.#tokens.length;
-      const graph = this.model.buildGraph(this.weights, { nTokens: batch.length, pos0, allLogits: !!all });
-      last = await this.backend.run(graph, Int32Array.from(batch), cache);
+      const graph = this.graphs.get(batch.length, !!all);
+      last = await this.backend.run(graph, { tokens: Int32Array.from(batch), pos0 }, cache);
       this.#tokens.push(...batch);
       all?.set(last, start * vocab);
     }
@@ -85,5 +85,29 @@ export class Session {
     if (this.#cache) this.backend.releaseKVCache(this.#cache);
     this.#cache = undefined;
     this.#tokens = [];
+  }
+}
+
+/**
+ * Compiled graphs by step shape, shared by the sessions of one model: a shape is built and
+ * compiled once, then re-run at every position (decode is always the 1-token shape).
+ */
+export class GraphCache {
+  readonly #compiled = new Map<string, CompiledGraph>();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly model: ModelDefinition,
+  ) {}
+
+  get(nTokens: number, allLogits: boolean): CompiledGraph {
+    // With one token the last row is the only row: both shapes are the same graph.
+    const key = `${nTokens}:${allLogits && nTokens > 1}`;
+    let g = this.#compiled.get(key);
+    if (!g) {
+      g = this.backend.compile(this.model.buildGraph({ nTokens, allLogits }));
+      this.#compiled.set(key, g);
+    }
+    return g;
   }
 }

@@ -1,15 +1,20 @@
-/** Reads `{arch}.*` hyper-parameters and checks tensor shapes, with MODEL_INVALID errors. */
+/** Reads `{arch}.*` hyper-parameters with MODEL_INVALID errors. */
 import { WasmChordError } from '../errors.js';
-import type { GGUFFile, GGUFTensorInfo } from '../gguf/reader.js';
+import type { GGUFFile } from '../gguf/reader.js';
+import { GGUFValueType } from '../gguf/metadata.js';
 
 export class HParamReader {
   constructor(
     private readonly file: GGUFFile,
-    private readonly arch: string,
+    readonly arch: string,
   ) {}
 
   #key(name: string): string {
     return `${this.arch}.${name}`;
+  }
+
+  has(name: string): boolean {
+    return this.file.metadata.has(this.#key(name));
   }
 
   integer(name: string): number {
@@ -20,7 +25,25 @@ export class HParamReader {
   }
 
   optionalInteger(name: string, fallback: number): number {
-    return this.file.metadata.has(this.#key(name)) ? this.integer(name) : fallback;
+    return this.has(name) ? this.integer(name) : fallback;
+  }
+
+  /**
+   * A per-layer integer: an array of `nLayer` values (OpenELM's head counts), or one scalar
+   * shared by every layer.
+   */
+  perLayer(name: string, nLayer: number, fallback?: number): number[] {
+    const key = this.#key(name);
+    const arr = this.file.metadata.getArray(key);
+    if (!arr) {
+      const v = fallback !== undefined && !this.has(name) ? fallback : this.integer(name);
+      return new Array<number>(nLayer).fill(v);
+    }
+    this.require(arr.itemType !== GGUFValueType.STRING && arr.itemType !== GGUFValueType.ARRAY, `${key} is not numeric`);
+    const items = Array.from(arr.items as ArrayLike<number | bigint>, Number);
+    this.require(items.length === nLayer, `${key} has ${items.length} values for ${nLayer} layers`);
+    this.require(items.every((v) => Number.isSafeInteger(v) && v >= 0), `${key} holds a value that is not a count`);
+    return items;
   }
 
   number(name: string): number {
@@ -31,7 +54,7 @@ export class HParamReader {
   }
 
   optionalNumber(name: string, fallback: number): number {
-    return this.file.metadata.has(this.#key(name)) ? this.number(name) : fallback;
+    return this.has(name) ? this.number(name) : fallback;
   }
 
   positive(name: string): number {
@@ -44,27 +67,15 @@ export class HParamReader {
     return this.file.metadata.getString(this.#key(name)) ?? fallback;
   }
 
-  tensor(name: string): GGUFTensorInfo {
-    const t = this.file.tensor(name);
-    if (!t) throw new WasmChordError('MODEL_INVALID', `tensor ${name} is missing`);
-    return t;
-  }
-
   require(ok: boolean, what: string): asserts ok {
     if (!ok) throw new WasmChordError('MODEL_INVALID', `${this.arch} model: ${what}`);
   }
 
-  /** Looks up each tensor and checks its shape (when one is given). */
-  checkTensors(expected: ReadonlyMap<string, readonly number[] | undefined>): GGUFTensorInfo[] {
-    return [...expected].map(([name, shape]) => {
-      const t = this.tensor(name);
-      if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
-        throw new WasmChordError(
-          'MODEL_INVALID',
-          `tensor ${name} has shape [${t.shape.join(', ')}], but the hyper-parameters need [${shape.join(', ')}]`,
-        );
-      }
-      return t;
-    });
+  /** `rope.scaling.*` as a frequency scale: 1/factor for linear scaling, 1 for none. */
+  ropeFreqScale(): number {
+    const scaling = this.optionalString('rope.scaling.type', 'none');
+    if (scaling === 'linear') return 1 / this.positive('rope.scaling.factor');
+    if (scaling !== 'none') throw new WasmChordError('MODEL_UNSUPPORTED', `RoPE scaling "${scaling}" is not supported yet (linear is)`);
+    return 1;
   }
 }

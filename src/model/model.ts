@@ -1,53 +1,42 @@
 /**
- * What an architecture module provides: which tensors to load (with the shapes its
- * hyper-parameters require), the KV cache layout, and the forward graph of one step.
+ * What an architecture module provides: the tensors it declared (the load list, checked against
+ * the hyper-parameters), the KV cache layout, and the forward graph of one step shape.
  */
 import { WasmChordError } from '../errors.js';
-import type { Graph, WeightHandle } from '../backends/graph.js';
+import type { Graph } from '../backends/graph.js';
+import type { KVLayerSpec } from '../backends/backend.js';
 import type { GGUFFile, GGUFTensorInfo } from '../gguf/reader.js';
 import { defineLlama } from './llama.js';
 
-export interface StepOptions {
+/** The shape of one step: what a compiled graph is specialised for. Positions are run inputs. */
+export interface StepShape {
   /** New tokens in this step. */
   readonly nTokens: number;
-  /** Position of the first of them (tokens already in the KV cache). */
-  readonly pos0: number;
   /** Logits for every new token instead of only the last. */
   readonly allLogits: boolean;
-}
-
-/** Loaded weights by tensor name. */
-export class WeightMap {
-  constructor(readonly handles: ReadonlyMap<string, WeightHandle>) {}
-
-  get(name: string): WeightHandle {
-    const w = this.handles.get(name);
-    if (!w) throw new WasmChordError('MODEL_INVALID', `tensor ${name} is missing`);
-    return w;
-  }
-
-  optional(name: string): WeightHandle | undefined {
-    return this.handles.get(name);
-  }
 }
 
 export interface ModelDefinition {
   readonly arch: string;
   /** The context length the model was trained with. */
   readonly contextLength: number;
+  /** The most positions the model can address at all (learned position tables), if limited. */
+  readonly maxPositions?: number;
   readonly vocabSize: number;
-  /** The tensors to load, checked against the hyper-parameters. */
+  /** The tensors to load: exactly those the graph uses. */
   readonly tensors: readonly GGUFTensorInfo[];
-  readonly kvLayers: readonly { readonly nKvHead: number; readonly headDim: number }[];
-  buildGraph(weights: WeightMap, step: StepOptions): Graph;
+  readonly kvLayers: readonly KVLayerSpec[];
+  buildGraph(step: StepShape): Graph;
 }
 
-const ARCHITECTURES: Record<string, (file: GGUFFile) => ModelDefinition> = {
+export type DefineArchitecture = (file: GGUFFile) => ModelDefinition;
+
+const ARCHITECTURES: Record<string, DefineArchitecture> = {
   llama: defineLlama,
 };
 
-function supportedArchitectures(): string[] {
-  return Object.keys(ARCHITECTURES);
+export function supportedArchitectures(): string[] {
+  return Object.keys(ARCHITECTURES).sort();
 }
 
 /** Reads the architecture and hyper-parameters of a parsed GGUF file. */
@@ -56,7 +45,7 @@ export function defineModel(file: GGUFFile): ModelDefinition {
   if (arch === undefined) {
     throw new WasmChordError('MODEL_INVALID', 'general.architecture is missing: this GGUF file is not a model');
   }
-  const define = ARCHITECTURES[arch];
+  const define = Object.hasOwn(ARCHITECTURES, arch) ? ARCHITECTURES[arch] : undefined;
   if (!define) {
     throw new WasmChordError(
       'MODEL_UNSUPPORTED',

@@ -2,8 +2,8 @@
 import type { Backend, KVCacheType, LoadProgress } from '../backends/backend.js';
 import { openByteSource, type ByteSourceInput } from '../gguf/open-source.js';
 import { readGGUF } from '../gguf/reader.js';
-import { defineModel, WeightMap } from '../model/model.js';
-import { Session } from '../engine/session.js';
+import { defineModel } from '../model/model.js';
+import { GraphCache, Session } from '../engine/session.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { checkKnownKeys, optionalNumber } from '../validate.js';
 import { WasmChordError } from '../errors.js';
@@ -49,8 +49,8 @@ export async function loadModel(
       integer: true,
     });
     const tokenizer = Tokenizer.fromGGUF(file.metadata);
-    const handles = await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
-    const session = new Session(backend, definition, new WeightMap(handles), { contextSize, kvType, batchSize });
+    await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
+    const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize });
     return new Model({ metadata: file.metadata, definition, tokenizer, session, backend, onDispose });
   } finally {
     // Every weight is in backend memory now; the source is not needed any more.

@@ -1,56 +1,85 @@
 /**
- * Turns a graph into a list of kernel calls over one scratch block.
+ * Compiles a graph into a list of kernel calls over one scratch block, once per graph shape.
  *
  * Every intermediate gets a place in the scratch block for exactly its lifetime (from the step
  * that writes it to the last step that reads it), so a prefill of many tokens needs a few
  * activation-sized buffers, not one per node. Matmul inputs are quantized once per input and
  * activation format and shared by every matmul that reads them (Q, K and V; gate and up).
  *
+ * What changes between runs of a compiled plan (the position pos0, the KV cache pointers and
+ * stride, the attention scratch) is not baked in: such arguments are listed as patches and filled
+ * in by the backend before each run, so nothing is re-planned per token.
+ *
  * Each call may name a splittable range argument pair (rows, heads, tokens): a worker pool can
  * run disjoint sub-ranges in parallel, and the kernels guarantee identical bits for any split.
  */
 import { typeName, GGMLType, rowByteSize } from '../../quant/types.js';
 import { vecDotType } from '../../quant/index.js';
-import type { Graph, GraphNode, WeightHandle } from '../graph.js';
+import { inputsOf, type Graph, type GraphNode, type NodeOf, type OpName, type WeightHandle } from '../graph.js';
 import type { KVCacheType } from '../backend.js';
+import type { MoeStep } from './moe.js';
+
+/** A run-time value a kernel argument takes (see the module comment). */
+export type Patch =
+  | { readonly kind: 'pos0' }
+  | { readonly kind: 'kvStride' }
+  | { readonly kind: 'attentionScratch' }
+  | { readonly kind: 'keys' | 'values'; readonly layer: number };
 
 export interface KernelCall {
+  readonly kind: 'kernel';
   readonly fn: string;
+  /** Arguments; scratch offsets at `relative` indices are relative to the scratch block. */
   readonly args: number[];
+  readonly relative: readonly number[];
+  readonly patches: readonly (readonly [number, Patch])[];
   /** Indices of a [start, end) range argument pair that may be split across workers. */
   readonly split?: readonly [number, number];
   /** Set on the call that completes a graph node: its id, and where its output lives. */
-  readonly completes?: { readonly node: number; readonly ptr: number };
+  completes?: { readonly node: number; readonly offset: number };
 }
 
+/** A step the host runs itself (data-dependent control flow: expert routing). */
+export interface HostCall {
+  readonly kind: 'host';
+  readonly moe: MoeStep;
+  completes?: { readonly node: number; readonly offset: number };
+}
+
+export type PlanStep = KernelCall | HostCall;
+
 export interface Plan {
-  readonly steps: readonly KernelCall[];
-  /** Scratch bytes the plan needs; pointers in `steps` assume the block at `base`. */
+  readonly steps: readonly PlanStep[];
+  /** Scratch bytes the plan needs; offsets are relative to the scratch block. */
   readonly scratchBytes: number;
-  /** Where the caller writes the step's token ids (i32) and positions (i32) before running. */
-  readonly tokensPtr: number;
-  readonly positionsPtr: number;
-  readonly outputPtr: number;
+  /** Where the backend writes the step's token ids (i32) and positions (i32) before running. */
+  readonly tokensOffset: number;
+  readonly positionsOffset: number;
+  readonly outputOffset: number;
   readonly outputLength: number;
+  /** The KV cache element type the plan was made for. */
+  readonly kvType: KVCacheType;
+  /** Largest head size of the attention nodes (sizes the attention scratch). */
+  readonly maxHeadDim: number;
+  /** Positions the learned position tables cover (Infinity without such tables). */
+  readonly maxPositions: number;
 }
 
 /** Where the backend keeps what the graph refers to. */
 export interface PlanContext {
   weightPtr(w: WeightHandle): number;
-  kv: {
-    readonly type: KVCacheType;
-    readonly contextSize: number;
-    keys(layer: number): number;
-    values(layer: number): number;
-  };
-  /** Scratch bytes one attention call needs (from the kernel module). */
-  attentionScratchBytes(nKv: number, headDim: number): number;
-  /** Makes a scratch block of at least `bytes` and returns its address. */
-  reserveScratch(bytes: number): number;
+  /** Bytes of the f16 GELU table the *_ggml kernels read (0 until one is needed). */
+  geluTable(): number;
+  readonly kvType: KVCacheType;
 }
 
 const f32Bytes = (n: GraphNode) => n.rows * n.cols * 4;
 const lower = (type: number) => typeName(type).toLowerCase();
+
+/** The activation format a matmul over this weight needs, or undefined for plain f32. */
+export function activationType(w: WeightHandle): number | undefined {
+  return w.type === GGMLType.F32 ? undefined : vecDotType(w.type);
+}
 
 /** First-fit placement of buffers inside the scratch block. */
 class ScratchLayout {
@@ -88,39 +117,131 @@ class ScratchLayout {
   }
 }
 
-/** A call whose pointer arguments at `relative` indices are offsets into the scratch block. */
-interface PendingCall extends KernelCall {
-  readonly relative: readonly number[];
-  completes?: { readonly node: number; readonly ptr: number };
+/** Where each planned buffer lives, and how to add calls. */
+interface Emitter {
+  readonly n: number;
+  readonly ctx: PlanContext;
+  readonly tokens: number;
+  readonly positions: number;
+  at(node: GraphNode): number;
+  /** The quantized copy of a matmul input, made by the planner before its first reader. */
+  quantized(node: GraphNode, act: number): number;
+  /** Temporary scratch that lives only during the current node. */
+  temp(bytes: number): number;
+  call(fn: string, args: number[], relative: number[], split?: [number, number], patches?: [number, Patch][]): void;
+  host(moe: MoeStep): void;
 }
 
-/** The inputs each node reads. */
-function inputsOf(n: GraphNode): GraphNode[] {
-  switch (n.op) {
-    case 'embed':
-      return [];
-    case 'rms_norm':
-    case 'matmul':
-    case 'rope':
-    case 'rows':
-      return [n.x];
-    case 'add':
-      return [n.a, n.b];
-    case 'attention':
-      return [n.q, n.k, n.v];
-    case 'swiglu':
-      return [n.gate, n.up];
-  }
-}
+type Lowering = { readonly [K in OpName]: (node: NodeOf<K>, out: number, e: Emitter) => void };
 
-/** The activation format a matmul over this weight needs, or undefined for plain f32. */
-function activationType(w: WeightHandle): number | undefined {
-  return w.type === GGMLType.F32 ? undefined : vecDotType(w.type);
-}
+/** How each op becomes kernel calls (exhaustive over the op table). */
+const LOWER: Lowering = {
+  embed: (node, out, e) => {
+    const t = node.table;
+    e.call(`dequantize_rows_${lower(t.type)}`, [e.ctx.weightPtr(t), e.tokens, e.n, node.cols, out], [1, 4]);
+  },
+  position_embed: (node, out, e) => {
+    const t = node.table;
+    e.call(`dequantize_rows_${lower(t.type)}`, [e.ctx.weightPtr(t), e.positions, e.n, node.cols, out], [1, 4]);
+  },
+  rms_norm: (node, out, e) => {
+    const rows = (node.rows * node.cols) / node.group;
+    const w = node.weight ? e.ctx.weightPtr(node.weight) : 0;
+    e.call('rms_norm_f32', [e.at(node.x), w, out, node.group, node.eps, 0, rows], [0, 2], [5, 6]);
+  },
+  layer_norm: (node, out, e) => {
+    const w = node.weight ? e.ctx.weightPtr(node.weight) : 0;
+    const b = node.bias ? e.ctx.weightPtr(node.bias) : 0;
+    e.call('layer_norm_f32', [e.at(node.x), w, b, out, node.cols, node.eps, 0, node.rows], [0, 3], [6, 7]);
+  },
+  matmul: (node, out, e) => {
+    const w = node.weight;
+    const act = activationType(w);
+    const x = act === undefined ? e.at(node.x) : e.quantized(node.x, act);
+    const m = node.cols;
+    e.call(`matmul_${lower(w.type)}`, [e.ctx.weightPtr(w), x, out, node.x.cols, m, 0, m, node.rows], [1, 2], [5, 6]);
+  },
+  add: (node, out, e) => e.call('add_f32', [e.at(node.a), e.at(node.b), out, node.rows * node.cols], [0, 1, 2]),
+  add_bias: (node, out, e) =>
+    e.call('add_row_f32', [e.at(node.x), e.ctx.weightPtr(node.bias), out, node.cols, node.rows], [0, 2]),
+  scale: (node, out, e) => e.call('scale_f32', [e.at(node.x), out, node.rows * node.cols, node.factor], [0, 1]),
+  softcap: (node, out, e) => e.call('softcap_f32', [e.at(node.x), out, node.rows * node.cols, node.cap], [0, 1]),
+  gelu: (node, out, e) => e.call('gelu_ggml_f32', [e.at(node.x), out, node.rows * node.cols, e.ctx.geluTable()], [0, 1]),
+  glu: (node, out, e) => {
+    const n = node.rows * node.cols;
+    if (node.act === 'silu') e.call('swiglu_f32', [e.at(node.gate), e.at(node.up), out, n], [0, 1, 2]);
+    else e.call('geglu_ggml_f32', [e.at(node.gate), e.at(node.up), out, n, e.ctx.geluTable()], [0, 1, 2]);
+  },
+  cols: (node, out, e) =>
+    e.call('copy_rows_f32', [e.at(node.x) + node.start * 4, node.x.cols, out, node.cols, node.cols, node.rows], [0, 2]),
+  rows: (node, out, e) => e.call('copy_f32', [e.at(node.x) + node.start * node.cols * 4, out, node.rows * node.cols], [0, 1]),
+  rope: (node, out, e) => {
+    const p = node.params;
+    const ff = p.freqFactors ? e.ctx.weightPtr(p.freqFactors) : 0;
+    e.call(
+      `rope_${p.mode}_f32`,
+      [e.at(node.x), node.cols, out, node.cols, e.positions, p.nHead, p.headDim, p.nRot, p.freqBase, p.freqScale, ff, 0, node.rows],
+      [0, 2, 4],
+      [11, 12],
+    );
+  },
+  attention: (node, out, e) => {
+    const p = node.params;
+    const store = `kv_store_${e.ctx.kvType}`;
+    for (const [src, kind] of [[node.k, 'keys'], [node.v, 'values']] as const) {
+      e.call(store, [e.at(src), src.cols, 0, e.n, p.nKvHead, p.headDim, 0, 0], [0], undefined, [
+        [2, { kind, layer: p.layer }],
+        [6, { kind: 'kvStride' }],
+        [7, { kind: 'pos0' }],
+      ]);
+    }
+    e.call(
+      `attention_${e.ctx.kvType}kv`,
+      [e.at(node.q), 0, 0, out, 0, e.n, 0, p.nHead, p.nKvHead, p.headDim, 0, p.scale, p.window, p.softcap, 0, p.nHead],
+      [0, 3],
+      [14, 15],
+      [
+        [1, { kind: 'keys', layer: p.layer }],
+        [2, { kind: 'values', layer: p.layer }],
+        [4, { kind: 'attentionScratch' }],
+        [6, { kind: 'pos0' }],
+        [10, { kind: 'kvStride' }],
+      ],
+    );
+  },
+  moe_ffn: (node, out, e) => {
+    const [nEmbd, nFf] = node.gate.shape as [number, number, number];
+    const gateAct = activationType(node.gate);
+    const downAct = activationType(node.down);
+    const actRowBytes = (act: number | undefined, k: number) => (act === undefined ? k * 4 : rowByteSize(act, k));
+    e.host({
+      x: e.at(node.x),
+      logits: e.at(node.logits),
+      out,
+      rows: node.rows,
+      nEmbd,
+      nFf,
+      nExpert: node.gate.shape[2]!,
+      params: node.params,
+      gate: { ptr: e.ctx.weightPtr(node.gate), type: node.gate.type, act: gateAct },
+      up: { ptr: e.ctx.weightPtr(node.up), type: node.up.type, act: activationType(node.up) },
+      down: { ptr: e.ctx.weightPtr(node.down), type: node.down.type, act: downAct },
+      scratch: {
+        xq: e.temp(actRowBytes(gateAct, nEmbd)),
+        xqUp: e.temp(actRowBytes(activationType(node.up), nEmbd)),
+        gate: e.temp(nFf * 4),
+        up: e.temp(nFf * 4),
+        hq: e.temp(actRowBytes(downAct, nFf)),
+        down: e.temp(nEmbd * 4),
+      },
+      geluTable: node.params.act === 'gelu' ? e.ctx.geluTable() : 0,
+    });
+  },
+};
 
 export function planGraph(graph: Graph, ctx: PlanContext): Plan {
   const layout = new ScratchLayout();
-  const calls: PendingCall[] = [];
+  const steps: PlanStep[] = [];
   const n = graph.nTokens;
 
   // The last step at which each node's value (or a quantized copy of it) is read, and, by step,
@@ -144,11 +265,25 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
     return at;
   };
   const at = (node: GraphNode) => placed.get(`${node.id}`)!.at;
+  let temps: { at: number; bytes: number }[] = [];
+  let maxHeadDim = 0;
+  let maxPositions = Infinity;
 
-  const tokensPtr = layout.place(n * 4);
-  const positionsPtr = layout.place(n * 4);
-  const call = (fn: string, args: number[], relative: number[], split?: [number, number]) =>
-    calls.push({ fn, args, relative, split });
+  const emitter: Emitter = {
+    n,
+    ctx,
+    tokens: layout.place(n * 4),
+    positions: layout.place(n * 4),
+    at,
+    quantized: (node, act) => placed.get(`${node.id}:${act}`)!.at,
+    temp: (bytes) => {
+      const t = { at: layout.place(bytes), bytes };
+      temps.push(t);
+      return t.at;
+    },
+    call: (fn, args, relative, split, patches = []) => steps.push({ kind: 'kernel', fn, args, relative, split, patches }),
+    host: (moe) => steps.push({ kind: 'host', moe }),
+  };
 
   graph.nodes.forEach((node, step) => {
     // Quantized copies of matmul inputs are made just before their first reader.
@@ -156,96 +291,32 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
       const act = activationType(node.weight);
       const key = `${node.x.id}:${act}`;
       if (act !== undefined && !placed.has(key)) {
-        const bytes = node.x.rows * rowByteSize(act, node.x.cols);
-        const q = place(key, bytes);
-        call(`quantize_${lower(act)}`, [at(node.x), q, node.x.rows, node.x.cols], [0, 1]);
+        const q = place(key, node.x.rows * rowByteSize(act, node.x.cols));
+        emitter.call(`quantize_${lower(act)}`, [at(node.x), q, node.x.rows, node.x.cols], [0, 1]);
       }
     }
+    if (node.op === 'attention') maxHeadDim = Math.max(maxHeadDim, node.params.headDim);
+    if (node.op === 'position_embed') maxPositions = Math.min(maxPositions, node.table.shape[1] ?? 1);
     const out = place(`${node.id}`, f32Bytes(node));
-    emit(node, out);
-    calls[calls.length - 1]!.completes = { node: node.id, ptr: out };
+    (LOWER[node.op] as (n: GraphNode, out: number, e: Emitter) => void)(node, out, emitter);
+    steps[steps.length - 1]!.completes = { node: node.id, offset: out };
+    for (const t of temps) layout.release(t.at, t.bytes);
+    temps = [];
     for (const key of freedAfter[step]!) {
       const p = placed.get(key)!;
       layout.release(p.at, p.bytes);
     }
   });
 
-  function emit(node: GraphNode, out: number): void {
-    switch (node.op) {
-      case 'embed': {
-        const table = node.table;
-        call(`dequantize_rows_${lower(table.type)}`, [ctx.weightPtr(table), tokensPtr, n, node.cols, out], [1, 4]);
-        return;
-      }
-      case 'rms_norm': {
-        const rows = (node.rows * node.cols) / node.group;
-        const w = node.weight ? ctx.weightPtr(node.weight) : 0;
-        call('rms_norm_f32', [at(node.x), w, out, node.group, node.eps, 0, rows], [0, 2], [5, 6]);
-        return;
-      }
-      case 'matmul': {
-        const w = node.weight;
-        const act = activationType(w);
-        const x = act === undefined ? at(node.x) : placed.get(`${node.x.id}:${act}`)!.at;
-        const m = node.cols;
-        call(`matmul_${lower(w.type)}`, [ctx.weightPtr(w), x, out, node.x.cols, m, 0, m, node.rows], [1, 2], [5, 6]);
-        return;
-      }
-      case 'add':
-        call('add_f32', [at(node.a), at(node.b), out, node.rows * node.cols], [0, 1, 2]);
-        return;
-      case 'rope': {
-        const p = node.params;
-        const ff = p.freqFactors ? ctx.weightPtr(p.freqFactors) : 0;
-        call(
-          `rope_${p.mode}_f32`,
-          [at(node.x), node.cols, out, node.cols, positionsPtr, p.nHead, p.headDim, p.nRot, p.freqBase, p.freqScale, ff, 0, node.rows],
-          [0, 2, 4],
-          [11, 12],
-        );
-        return;
-      }
-      case 'attention': {
-        const p = node.params;
-        const kv = ctx.kv;
-        const kc = kv.keys(p.layer);
-        const vc = kv.values(p.layer);
-        const store = `kv_store_${kv.type}`;
-        call(store, [at(node.k), node.k.cols, kc, n, p.nKvHead, p.headDim, kv.contextSize, graph.pos0], [0]);
-        call(store, [at(node.v), node.v.cols, vc, n, p.nKvHead, p.headDim, kv.contextSize, graph.pos0], [0]);
-        const scratchBytes = ctx.attentionScratchBytes(graph.pos0 + n, p.headDim);
-        const scratch = layout.place(scratchBytes);
-        call(
-          `attention_${kv.type}kv`,
-          [at(node.q), kc, vc, out, scratch, n, graph.pos0, p.nHead, p.nKvHead, p.headDim, kv.contextSize, p.scale, p.window, p.softcap, 0, p.nHead],
-          [0, 3, 4],
-          [14, 15],
-        );
-        layout.release(scratch, scratchBytes);
-        return;
-      }
-      case 'swiglu':
-        call('swiglu_f32', [at(node.gate), at(node.up), out, node.rows * node.cols], [0, 1, 2]);
-        return;
-      case 'rows':
-        call('copy_f32', [at(node.x) + node.start * node.cols * 4, out, node.rows * node.cols], [0, 1]);
-        return;
-    }
-  }
-
-  const scratchBytes = layout.top;
-  const base = ctx.reserveScratch(scratchBytes);
-  const steps = calls.map(({ fn, args, relative, split, completes }) => {
-    const bound = args.slice();
-    for (const i of relative) bound[i] = bound[i]! + base;
-    return { fn, args: bound, split, completes: completes && { node: completes.node, ptr: completes.ptr + base } };
-  });
   return {
     steps,
-    scratchBytes,
-    tokensPtr: base + tokensPtr,
-    positionsPtr: base + positionsPtr,
-    outputPtr: base + at(graph.output),
+    scratchBytes: layout.top,
+    tokensOffset: emitter.tokens,
+    positionsOffset: emitter.positions,
+    outputOffset: at(graph.output),
     outputLength: graph.output.rows * graph.output.cols,
+    kvType: ctx.kvType,
+    maxHeadDim,
+    maxPositions,
   };
 }
