@@ -33,6 +33,7 @@ export type DefineArchitecture = (file: GGUFFile) => ModelDefinition;
 
 const ARCHITECTURES: Record<string, DefineArchitecture> = {
   llama: defineLlama,
+  // (architecture helpers add their entries here)
 };
 
 export function supportedArchitectures(): string[] {
