@@ -8,6 +8,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { checkKnownKeys, optionalNumber } from '../validate.js';
 import { WasmChordError } from '../errors.js';
 import { Model } from './model.js';
+import { chooseBackend, type BackendRequest } from './backend-registry.js';
 
 /** A path (Node, Deno, Bun), an http(s) or file URL, bytes, or a Blob/File. */
 export type ModelSource = ByteSourceInput;
@@ -27,11 +28,17 @@ export interface LoadModelOptions {
 
 const LOAD_KEYS = ['contextSize', 'kvType', 'batchSize', 'headers', 'signal', 'onProgress'] as const;
 
+/** How the runtime keeps track of the backends its models hold. */
+export interface BackendOwner {
+  adopt(backend: Backend): void;
+  release(backend: Backend): void;
+}
+
 export async function loadModel(
-  backend: Backend,
+  request: BackendRequest,
   input: ModelSource,
   options: LoadModelOptions,
-  onDispose: () => void,
+  owner: BackendOwner,
 ): Promise<Model> {
   checkKnownKeys('loadModel', options, LOAD_KEYS);
   const kvType = options.kvType ?? 'f16';
@@ -43,15 +50,25 @@ export async function loadModel(
   try {
     const file = await readGGUF(source, { signal: options.signal });
     const definition = defineModel(file);
-    const contextSize = optionalNumber('contextSize', options.contextSize, Math.min(definition.contextLength, 4096), {
+    // Learned position tables (gpt2) cannot address positions past their rows.
+    const maxContext = Math.min(definition.maxPositions ?? Infinity, 1 << 20);
+    const contextSize = optionalNumber('contextSize', options.contextSize, Math.min(definition.contextLength || 4096, 4096, maxContext), {
       min: 1,
-      max: 1 << 20,
+      max: maxContext,
       integer: true,
     });
     const tokenizer = Tokenizer.fromGGUF(file.metadata);
-    await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
-    const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize });
-    return new Model({ metadata: file.metadata, definition, tokenizer, session, backend, onDispose });
+    const { backend } = await chooseBackend(request, definition);
+    owner.adopt(backend);
+    try {
+      await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
+      const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize });
+      return new Model({ metadata: file.metadata, definition, tokenizer, session, backend, onDispose: () => owner.release(backend) });
+    } catch (err) {
+      owner.release(backend);
+      await backend.dispose();
+      throw err;
+    }
   } finally {
     // Every weight is in backend memory now; the source is not needed any more.
     await source.close();

@@ -7,20 +7,26 @@ import type { Backend } from '../backends/backend.js';
 import { CpuBackend } from '../backends/cpu/backend.js';
 import type { KernelVariant } from '../backends/cpu/kernel-module.js';
 import { checkKnownKeys } from '../validate.js';
+import { BACKEND_KINDS, type BackendPreference } from './backend-registry.js';
 import { loadModel, type LoadModelOptions, type ModelSource } from './load-model.js';
 import type { Model } from './model.js';
 
 export interface InitOptions {
   /**
-   * Use WebGPU when the host has it. Until the WebGPU backend ships, inference runs on the CPU
-   * backend and `runtime.backend` says so.
+   * Use WebGPU when the host has it and it runs the model; otherwise the CPU backend, and
+   * `model.info.backendReason` says why. (This build has no WebGPU backend yet.)
    */
   gpuEnabled?: boolean;
+  /**
+   * Demand a backend: 'cpu', 'webgpu' (BACKEND_UNAVAILABLE when it cannot run here) or
+   * 'reference' (plain TypeScript, slow: the oracle for debugging). Default 'auto'.
+   */
+  backend?: BackendPreference;
   /** Force a CPU kernel build ('relaxed' or 'baseline'); by default the best one that runs. */
   cpuKernels?: KernelVariant;
 }
 
-const INIT_KEYS = ['gpuEnabled', 'cpuKernels'] as const;
+const INIT_KEYS = ['gpuEnabled', 'backend', 'cpuKernels'] as const;
 
 export class WasmChord {
   readonly #backends = new Set<Backend>();
@@ -33,24 +39,22 @@ export class WasmChord {
     if (options.cpuKernels !== undefined && options.cpuKernels !== 'relaxed' && options.cpuKernels !== 'baseline') {
       throw new WasmChordError('INVALID_ARGUMENT', `option cpuKernels must be "relaxed" or "baseline" (got ${String(options.cpuKernels)})`);
     }
+    if (options.backend !== undefined && options.backend !== 'auto' && !BACKEND_KINDS.includes(options.backend)) {
+      throw new WasmChordError('INVALID_ARGUMENT', `option backend must be one of auto, ${BACKEND_KINDS.join(', ')} (got ${String(options.backend)})`);
+    }
     const runtime = new WasmChord({ ...options });
     // Compile the kernels now, so that an engine without SIMD fails here, clearly.
     await (await CpuBackend.create({ kernels: options.cpuKernels })).dispose();
     return runtime;
   }
 
-  /** Loads a model; each model gets its own backend instance (and memory). */
+  /** Loads a model; each model gets its own backend instance (and memory), chosen for it. */
   async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'this runtime was disposed');
-    const backend = await CpuBackend.create({ kernels: this.options.cpuKernels });
-    this.#backends.add(backend);
-    try {
-      return await loadModel(backend, source, options, () => this.#backends.delete(backend));
-    } catch (err) {
-      this.#backends.delete(backend);
-      await backend.dispose();
-      throw err;
-    }
+    return loadModel(this.options, source, options, {
+      adopt: (b) => this.#backends.add(b),
+      release: (b) => this.#backends.delete(b),
+    });
   }
 
   /** Disposes every model loaded through this runtime. */

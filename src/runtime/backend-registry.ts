@@ -1,0 +1,86 @@
+/**
+ * The backend registry: which backends exist in this build, and the choice for a model. The
+ * caller states a preference (`backend`, or `gpuEnabled`); the registry tries the preferred
+ * backend, checks that it runs every node of the model's graph and holds its tensors, and
+ * otherwise falls back to the CPU backend, saying why (DESIGN principle 6: detect, never assume).
+ */
+import { WasmChordError, type ErrorCode } from '../errors.js';
+import type { Backend, BackendKind } from '../backends/backend.js';
+import { CpuBackend } from '../backends/cpu/backend.js';
+import type { KernelVariant } from '../backends/cpu/kernel-module.js';
+import type { ModelDefinition } from '../model/model.js';
+
+export type BackendPreference = 'auto' | BackendKind;
+
+export interface BackendRequest {
+  /** 'auto' (default): WebGPU when gpuEnabled and usable, else the CPU. A named kind is demanded. */
+  readonly backend?: BackendPreference;
+  readonly gpuEnabled?: boolean;
+  readonly cpuKernels?: KernelVariant;
+}
+
+export interface BackendChoice {
+  readonly backend: Backend;
+  /** Why this backend: what was asked, and why anything preferred was passed over. */
+  readonly reason: string;
+}
+
+interface BackendFactory {
+  readonly kind: BackendKind;
+  /** Creates the backend, or resolves to a reason why it cannot run here. */
+  create(request: BackendRequest): Promise<Backend | string>;
+}
+
+/** The backends of this build. WebGPU joins here when it lands. */
+const FACTORIES: readonly BackendFactory[] = [
+  { kind: 'cpu', create: (r) => CpuBackend.create({ kernels: r.cpuKernels }) },
+];
+
+export const BACKEND_KINDS: readonly BackendKind[] = ['cpu', 'webgpu', 'reference'];
+
+type Misfit = { readonly code: ErrorCode; readonly reason: string };
+
+/** Why `backend` cannot run the model (a tensor too big, a node it lacks), or undefined. */
+function misfit(backend: Backend, model: ModelDefinition): Misfit | undefined {
+  const { maxBufferBytes, memoryBytes } = backend.capabilities;
+  for (const t of model.tensors) {
+    if (t.byteLength > maxBufferBytes) {
+      return { code: 'OUT_OF_MEMORY', reason: `tensor ${t.name} (${t.byteLength} bytes) exceeds its largest buffer (${maxBufferBytes} bytes)` };
+    }
+  }
+  const total = model.tensors.reduce((n, t) => n + t.byteLength, 0);
+  if (total > memoryBytes) return { code: 'OUT_OF_MEMORY', reason: `the weights (${total} bytes) exceed its memory (${memoryBytes} bytes)` };
+  for (const node of model.buildGraph({ nTokens: 1, allLogits: false }).nodes) {
+    const s = backend.supports(node);
+    if (!s.ok) return { code: 'UNSUPPORTED_TENSOR_TYPE', reason: s.reason };
+  }
+  return undefined;
+}
+
+/** Picks and creates the backend for a model. */
+export async function chooseBackend(request: BackendRequest, model: ModelDefinition): Promise<BackendChoice> {
+  const wanted = request.backend ?? 'auto';
+  const preferred: BackendKind = wanted === 'auto' ? (request.gpuEnabled ? 'webgpu' : 'cpu') : wanted;
+  const passedOver: string[] = [];
+  for (const kind of preferred === 'cpu' ? ['cpu' as const] : [preferred, 'cpu' as const]) {
+    const factory = FACTORIES.find((f) => f.kind === kind);
+    let why: Misfit;
+    const backend = factory ? await factory.create(request) : `this build has no ${kind} backend yet`;
+    if (typeof backend === 'string') why = { code: 'BACKEND_UNAVAILABLE', reason: backend };
+    else {
+      const bad = misfit(backend, model);
+      if (!bad) {
+        const asked = wanted === 'auto' ? (request.gpuEnabled ? 'gpuEnabled' : 'the default') : `backend: '${wanted}'`;
+        return { backend, reason: [`${kind}: ${asked}`, ...passedOver].join('; ') };
+      }
+      await backend.dispose();
+      why = bad;
+    }
+    // A demanded backend, or the last resort, fails with its own reason.
+    if (wanted === kind || kind === 'cpu') {
+      throw new WasmChordError(why.code, `the ${kind} backend cannot run this model: ${why.reason}${passedOver.length ? ` (${passedOver.join('; ')})` : ''}`);
+    }
+    passedOver.push(`${kind} passed over: ${why.reason}`);
+  }
+  throw new Error('unreachable: the CPU backend is the last resort');
+}

@@ -1,0 +1,90 @@
+// The backend registry: what is chosen, why, and the typed errors when nothing fits.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isWasmChordError } from '../../src/errors.js';
+import { encodeGGUF, kv, MemorySource, readGGUF, type GGUFFile } from '../../src/gguf/index.js';
+import { WasmChord } from '../../src/index.js';
+import { GGMLType, typeInfo, type GGMLTypeId } from '../../src/quant/types.js';
+import { SHARED } from '../helpers/shared.js';
+
+const STORIES = join(SHARED, 'models/stories260K.gguf');
+
+/** stories260K rewritten with other metadata values or one tensor of another type. */
+async function variant(change: { arch?: string; tensor?: { name: string; type: GGMLTypeId } }): Promise<Uint8Array> {
+  const f: GGUFFile = await readGGUF(new MemorySource(new Uint8Array(readFileSync(STORIES))));
+  const rename = (key: string) => (change.arch && key.startsWith('llama.') ? `${change.arch}.${key.slice(6)}` : key);
+  const metadata = [...f.metadata.entries()].map(([key, value]) =>
+    key === 'general.architecture' && change.arch ? ([key, kv.string(change.arch)] as const) : ([rename(key), value] as const),
+  );
+  return encodeGGUF({
+    metadata,
+    tensors: f.tensors.map((t) => {
+      if (t.name !== change.tensor?.name) return { name: t.name, type: t.type, shape: t.shape, data: () => f.readTensor(t) };
+      const info = typeInfo(change.tensor.type);
+      const bytes = (t.elementCount / info.blockSize) * info.typeSize;
+      return { name: t.name, type: change.tensor.type, shape: t.shape, data: new Uint8Array(bytes) };
+    }),
+  });
+}
+
+test('the default is the CPU backend, and model.info says why', async () => {
+  const runtime = await WasmChord.init();
+  try {
+    const model = await runtime.loadModel(STORIES);
+    assert.match(model.info.backend, /^cpu \(wasm-simd128/);
+    assert.match(model.info.backendReason, /^cpu: the default$/);
+  } finally {
+    await runtime.dispose();
+  }
+});
+
+test('gpuEnabled without a usable WebGPU backend falls back to the CPU and says so', async () => {
+  const runtime = await WasmChord.init({ gpuEnabled: true });
+  try {
+    const model = await runtime.loadModel(STORIES);
+    assert.match(model.info.backend, /^cpu /);
+    assert.match(model.info.backendReason, /^cpu: gpuEnabled; webgpu passed over: /);
+  } finally {
+    await runtime.dispose();
+  }
+});
+
+test("backend: 'webgpu' demands it: BACKEND_UNAVAILABLE when it cannot run", async () => {
+  const runtime = await WasmChord.init({ backend: 'webgpu' });
+  try {
+    await assert.rejects(runtime.loadModel(STORIES), (e) => isWasmChordError(e, 'BACKEND_UNAVAILABLE') && /webgpu/.test(e.message));
+  } finally {
+    await runtime.dispose();
+  }
+});
+
+test('an unknown backend name is an INVALID_ARGUMENT at init', async () => {
+  await assert.rejects(WasmChord.init({ backend: 'tpu' as never }), (e) => isWasmChordError(e, 'INVALID_ARGUMENT') && /backend/.test(e.message));
+});
+
+test('a tensor type no backend computes is refused before loading, naming the tensor and type', async () => {
+  const runtime = await WasmChord.init();
+  try {
+    const bytes = await variant({ tensor: { name: 'blk.0.attn_q.weight', type: GGMLType.IQ2_XXS } });
+    await assert.rejects(
+      runtime.loadModel(bytes),
+      (e) => isWasmChordError(e, 'UNSUPPORTED_TENSOR_TYPE') && /blk\.0\.attn_q\.weight/.test(e.message) && /IQ2_XXS/.test(e.message),
+    );
+  } finally {
+    await runtime.dispose();
+  }
+});
+
+test('an unknown architecture is MODEL_UNSUPPORTED, naming it and listing the supported ones', async () => {
+  const runtime = await WasmChord.init();
+  try {
+    await assert.rejects(
+      runtime.loadModel(await variant({ arch: 'mamba' })),
+      (e) => isWasmChordError(e, 'MODEL_UNSUPPORTED') && /"mamba"/.test(e.message) && /llama/.test(e.message),
+    );
+  } finally {
+    await runtime.dispose();
+  }
+});
