@@ -22,6 +22,7 @@ export function defineLlama(file: GGUFFile): ModelDefinition {
   const nExpert = r.optionalInteger('expert_count', 0);
   const nExpertUsed = nExpert > 0 ? r.integer('expert_used_count') : 0;
   const eps = r.number('attention.layer_norm_rms_epsilon');
+  r.require(nHead > 0, 'attention.head_count is 0');
   r.require(Number.isInteger(headDim) && headDim > 0, `head size ${headDim} is not a positive integer`);
   r.require(nHeadKv > 0 && nHead % nHeadKv === 0, `${nHead} heads cannot share ${nHeadKv} KV heads`);
   r.require(nRot > 0 && nRot % 2 === 0 && nRot <= headDim, `RoPE dimensions ${nRot} for head size ${headDim}`);

@@ -7,6 +7,12 @@ import type { Graph } from '../backends/graph.js';
 import type { KVLayerSpec } from '../backends/backend.js';
 import type { GGUFFile, GGUFTensorInfo } from '../gguf/reader.js';
 import { defineLlama } from './llama.js';
+import { defineQwen2, defineQwen3, defineQwen3Moe } from './qwen.js';
+import { definePhi3 } from './phi3.js';
+import { defineOpenElm } from './openelm.js';
+import { defineGemma, defineGemma2, defineGemma3 } from './gemma.js';
+import { defineStarcoder2 } from './starcoder2.js';
+import { defineGpt2 } from './gpt2.js';
 
 /** The shape of one step: what a compiled graph is specialised for. Positions are run inputs. */
 export interface StepShape {
@@ -33,6 +39,16 @@ export type DefineArchitecture = (file: GGUFFile) => ModelDefinition;
 
 const ARCHITECTURES: Record<string, DefineArchitecture> = {
   llama: defineLlama,
+  qwen2: defineQwen2,
+  qwen3: defineQwen3,
+  qwen3moe: defineQwen3Moe,
+  phi3: definePhi3,
+  openelm: defineOpenElm,
+  gemma: defineGemma,
+  gemma2: defineGemma2,
+  gemma3: defineGemma3,
+  starcoder2: defineStarcoder2,
+  gpt2: defineGpt2,
   // (architecture helpers add their entries here)
 };
 
