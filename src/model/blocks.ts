@@ -4,7 +4,10 @@
  * the FFN kinds (gated, fused gate|up, plain GELU MLP, mixture of experts) and the output head.
  * Node names follow llama.cpp's graph callbacks, so a divergence report reads like its debug dumps.
  */
-import type { GraphBuilder, GraphNode, GluActivation, MoeParams, RopeParams, WeightHandle } from '../backends/graph.js';
+import { GraphBuilder, type Graph, type GraphNode, type GluActivation, type MoeParams, type RopeParams, type WeightHandle } from '../backends/graph.js';
+import type { KVLayerSpec } from '../backends/backend.js';
+import type { ModelDefinition, StepShape } from './model.js';
+import type { WeightDeclarations } from './weights.js';
 
 export interface NormWeights {
   readonly weight?: WeightHandle;
@@ -139,15 +142,66 @@ export function moeFfn(g: GraphBuilder, x: GraphNode, w: MoeWeights, params: Moe
   return g.moeFfn('ffn_moe_out', x, logits, w, params);
 }
 
-/**
- * Past the last layer's attention only the last token's row matters when only its logits are
- * wanted: cut every given node down to that row.
- */
-export function lastTokenOnly(g: GraphBuilder, nodes: readonly GraphNode[]): GraphNode[] {
-  return nodes.map((n) => (n.rows > 1 ? g.rows(`${n.name}_last`, n, n.rows - 1, 1) : n));
+/** One block of a decoder: norm -> attention (-> post-norm) -> +x -> norm -> FFN (-> post-norm) -> +x. */
+export interface DecoderLayer {
+  readonly attnNorm: NormWeights;
+  readonly attn: AttentionWeights;
+  readonly attnConfig: AttentionConfig;
+  /** Gemma 2/3 normalise the attention and FFN outputs before the residual adds. */
+  readonly postAttnNorm?: NormWeights;
+  readonly ffnNorm: NormWeights;
+  readonly ffn: (g: GraphBuilder, x: GraphNode) => GraphNode;
+  readonly postFfnNorm?: NormWeights;
 }
 
-/** Whether the step wants only the last token's logits and has more than one token. */
-export function wantsLastOnly(step: { nTokens: number; allLogits: boolean }): boolean {
-  return !step.allLogits && step.nTokens > 1;
+/** A pre-norm decoder-only transformer: what every architecture here is. */
+export interface Decoder {
+  readonly normKind: NormKind;
+  readonly eps: number;
+  /** The input rows: token (and position) embeddings, scaled as the architecture wants. */
+  input(g: GraphBuilder): GraphNode;
+  readonly layers: readonly DecoderLayer[];
+  readonly outputNorm: NormWeights;
+  readonly output: WeightHandle;
+  /** Soft-capping of the logits (Gemma 2), 0 or absent for none. */
+  readonly finalSoftcap?: number;
+}
+
+function buildDecoder(d: Decoder, step: StepShape): Graph {
+  const g = new GraphBuilder(step.nTokens);
+  const n = (name: string, x: GraphNode, w: NormWeights) => norm(g, name, x, d.normKind, w, d.eps);
+  let x = d.input(g);
+  d.layers.forEach((w, il) => {
+    g.layer(il);
+    let a = selfAttention(g, n('attn_norm', x, w.attnNorm), w.attn, w.attnConfig);
+    if (il === d.layers.length - 1 && !step.allLogits && step.nTokens > 1) {
+      // Past the last attention only the last token's row matters.
+      [a, x] = [a, x].map((v) => g.rows(`${v.name}_last`, v, v.rows - 1, 1)) as [GraphNode, GraphNode];
+    }
+    if (w.postAttnNorm) a = n('attn_post_norm', a, w.postAttnNorm);
+    x = g.add('ffn_inp', x, a);
+    let f = w.ffn(g, n('ffn_norm', x, w.ffnNorm));
+    if (w.postFfnNorm) f = n('ffn_post_norm', f, w.postFfnNorm);
+    x = g.add('l_out', x, f);
+  });
+  g.layer(-1);
+  const logits = g.matmul('result_output', n('result_norm', x, d.outputNorm), d.output);
+  return g.finish(d.finalSoftcap ? g.softcap('result_output_capped', logits, d.finalSoftcap) : logits);
+}
+
+/** The KV cache layout of a decoder's layers (with their RoPE, for context shifts). */
+function kvLayersOf(layers: readonly DecoderLayer[]): KVLayerSpec[] {
+  return layers.map(({ attnConfig: c }) => ({ nKvHead: c.nKvHead, headDim: c.headDim, rope: c.rope && { ...c.rope, nHead: c.nKvHead } }));
+}
+
+/**
+ * A model definition whose forward pass is `decoder`, loading what `weights` declared (read last,
+ * so that the decoder's own declarations, such as the output norm, are in it).
+ */
+export function decoderModel(
+  model: Omit<ModelDefinition, 'tensors' | 'kvLayers' | 'buildGraph'>,
+  weights: WeightDeclarations,
+  decoder: Decoder,
+): ModelDefinition {
+  return { ...model, tensors: weights.tensors, kvLayers: kvLayersOf(decoder.layers), buildGraph: (step) => buildDecoder(decoder, step) };
 }

@@ -6,26 +6,13 @@
  * local (windowed, own RoPE base) and global layers. One builder; each version only says how.
  */
 import type { GGUFFile } from '../gguf/reader.js';
-import { GraphBuilder, type GraphNode, type RopeParams } from '../backends/graph.js';
-import type { ModelDefinition, StepShape } from './model.js';
-import { HParamReader } from './hparams.js';
+import type { RopeParams } from '../backends/graph.js';
+import type { ModelDefinition } from './model.js';
+import { HParamReader, type AttentionShape } from './hparams.js';
 import { WeightDeclarations } from './weights.js';
-import { gatedFfn, lastTokenOnly, selfAttention, wantsLastOnly } from './blocks.js';
+import { decoderModel, gatedFfn, type DecoderLayer } from './blocks.js';
 
 type GemmaArch = 'gemma' | 'gemma2' | 'gemma3';
-
-/** Hyper-parameters every version reads the same way. */
-interface GemmaShape {
-  readonly r: HParamReader;
-  readonly nEmbd: number;
-  readonly nLayer: number;
-  readonly nHead: number;
-  readonly nHeadKv: number;
-  /** From key_length: n_head·hd need not equal n_embd. */
-  readonly headDim: number;
-  readonly nRot: number;
-  readonly eps: number;
-}
 
 /** What differs between the versions. */
 interface GemmaVariant {
@@ -43,22 +30,6 @@ interface GemmaVariant {
   layer(il: number): { window: number; freqBase: number; freqScale: number };
 }
 
-function readShape(file: GGUFFile, arch: GemmaArch): GemmaShape {
-  const r: HParamReader = new HParamReader(file, arch);
-  const nEmbd = r.integer('embedding_length');
-  const nLayer = r.integer('block_count');
-  const nHead = r.integer('attention.head_count');
-  const nHeadKv = r.optionalInteger('attention.head_count_kv', nHead);
-  const headDim = r.optionalInteger('attention.key_length', nHead > 0 ? nEmbd / nHead : 0);
-  const nRot = r.optionalInteger('rope.dimension_count', headDim);
-  r.require(nEmbd > 0 && nLayer > 0, `${nLayer} layers of width ${nEmbd}`);
-  r.require(Number.isInteger(headDim) && headDim > 0, `head size ${headDim} is not a positive integer`);
-  r.require(r.optionalInteger('attention.value_length', headDim) === headDim, 'value_length differs from key_length');
-  r.require(nHead > 0 && nHeadKv > 0 && nHead % nHeadKv === 0, `${nHead} heads cannot share ${nHeadKv} KV heads`);
-  r.require(nRot > 0 && nRot % 2 === 0 && nRot <= headDim, `RoPE dimensions ${nRot} for head size ${headDim}`);
-  return { r, nEmbd, nLayer, nHead, nHeadKv, headDim, nRot, eps: r.number('attention.layer_norm_rms_epsilon') };
-}
-
 /** A soft-cap value; 0 turns it off. */
 function softcapOf(r: HParamReader, name: string, fallback: number): number {
   const cap = r.optionalNumber(name, fallback);
@@ -66,22 +37,20 @@ function softcapOf(r: HParamReader, name: string, fallback: number): number {
   return cap;
 }
 
-function defineGemmaFamily(file: GGUFFile, arch: GemmaArch, s: GemmaShape, v: GemmaVariant): ModelDefinition {
-  const { r, nEmbd, nLayer, nHead, nHeadKv, headDim, nRot, eps } = s;
+function defineGemmaFamily(file: GGUFFile, arch: GemmaArch, r: HParamReader, s: AttentionShape, v: GemmaVariant): ModelDefinition {
+  const { nEmbd, nLayer, nHead, nHeadKv, headDim, nRot } = s;
+  const eps = r.number('attention.layer_norm_rms_epsilon');
   const nFf = r.integer('feed_forward_length');
   const d = new WeightDeclarations(file, arch);
-  const vocabSize = file.tensor('token_embd.weight')?.shape[1] ?? 0;
   // Always tied: llama.cpp ignores any output.weight for these archs.
-  const tokenEmbd = d.required('token_embd.weight', [nEmbd, vocabSize]);
-  const outputNorm = d.required('output_norm.weight', [nEmbd]);
-  const ropes: Omit<RopeParams, 'nHead'>[] = Array.from({ length: nLayer }, (_, il) => {
-    const { freqBase, freqScale } = v.layer(il);
-    return { headDim, nRot, mode: 'neox', freqBase, freqScale };
-  });
-  const layers = Array.from({ length: nLayer }, (_, l) => {
+  const { vocabSize, tokenEmbd, output } = d.embeddings(nEmbd, 'tied');
+  const layers = Array.from({ length: nLayer }, (_, l): DecoderLayer => {
     const b = (name: string, shape: number[]) => d.required(`blk.${l}.${name}.weight`, shape);
+    const { window, freqBase, freqScale } = v.layer(l);
+    const rope: Omit<RopeParams, 'nHead'> = { headDim, nRot, mode: 'neox', freqBase, freqScale };
+    const ffn = { gate: b('ffn_gate', [nEmbd, nFf]), up: b('ffn_up', [nEmbd, nFf]), down: b('ffn_down', [nFf, nEmbd]) };
     return {
-      attnNorm: b('attn_norm', [nEmbd]),
+      attnNorm: { weight: b('attn_norm', [nEmbd]) },
       attn: {
         q: b('attn_q', [nEmbd, nHead * headDim]),
         k: b('attn_k', [nEmbd, nHeadKv * headDim]),
@@ -90,56 +59,34 @@ function defineGemmaFamily(file: GGUFFile, arch: GemmaArch, s: GemmaShape, v: Ge
         kNorm: v.qkNorm ? b('attn_k_norm', [headDim]) : undefined,
         output: b('attn_output', [nHead * headDim, nEmbd]),
       },
-      postAttnNorm: v.postNorms ? b('post_attention_norm', [nEmbd]) : undefined,
-      ffnNorm: b('ffn_norm', [nEmbd]),
-      ffn: { gate: b('ffn_gate', [nEmbd, nFf]), up: b('ffn_up', [nEmbd, nFf]), down: b('ffn_down', [nFf, nEmbd]) },
-      postFfnNorm: v.postNorms ? b('post_ffw_norm', [nEmbd]) : undefined,
+      attnConfig: { layer: l, nHead, nKvHead: nHeadKv, headDim, rope, normEps: eps, qScale: v.qScale, window, softcap: v.attnSoftcap },
+      postAttnNorm: v.postNorms ? { weight: b('post_attention_norm', [nEmbd]) } : undefined,
+      ffnNorm: { weight: b('ffn_norm', [nEmbd]) },
+      ffn: (g, x) => gatedFfn(g, x, ffn, 'gelu'),
+      postFfnNorm: v.postNorms ? { weight: b('post_ffw_norm', [nEmbd]) } : undefined,
     };
   });
-
-  const buildGraph = (step: StepShape) => {
-    const g = new GraphBuilder(step.nTokens);
-    // sqrtf(n_embd) in f32, as llama.cpp scales the embeddings.
-    let x: GraphNode = g.scale('inp_scaled', g.embed('inp_embd', tokenEmbd), Math.fround(Math.sqrt(nEmbd)));
-    layers.forEach((w, il) => {
-      g.layer(il);
-      let a = selfAttention(g, g.rmsNorm('attn_norm', x, w.attnNorm, eps), w.attn, {
-        layer: il,
-        nHead,
-        nKvHead: nHeadKv,
-        headDim,
-        rope: ropes[il],
-        normEps: eps,
-        qScale: v.qScale,
-        window: v.layer(il).window,
-        softcap: v.attnSoftcap,
-      });
-      if (il === nLayer - 1 && wantsLastOnly(step)) [a, x] = lastTokenOnly(g, [a, x]) as [GraphNode, GraphNode];
-      if (w.postAttnNorm) a = g.rmsNorm('attn_post_norm', a, w.postAttnNorm, eps);
-      x = g.add('sa_out', x, a);
-      let f = gatedFfn(g, g.rmsNorm('ffn_norm', x, w.ffnNorm, eps), w.ffn, 'gelu');
-      if (w.postFfnNorm) f = g.rmsNorm('ffn_post_norm', f, w.postFfnNorm, eps);
-      x = g.add('l_out', x, f);
-    });
-    g.layer(-1);
-    const logits = g.matmul('result_output', g.rmsNorm('result_norm', x, outputNorm, eps), tokenEmbd);
-    return g.finish(v.finalSoftcap > 0 ? g.softcap('result_output_capped', logits, v.finalSoftcap) : logits);
-  };
-
-  return {
-    arch,
-    contextLength: r.integer('context_length'),
-    vocabSize,
-    tensors: d.tensors,
-    kvLayers: ropes.map((rope) => ({ nKvHead: nHeadKv, headDim, rope: { ...rope, nHead: nHeadKv } })),
-    buildGraph,
-  };
+  return decoderModel(
+    { arch, contextLength: r.integer('context_length'), vocabSize },
+    d,
+    {
+      normKind: 'rms',
+      eps,
+      // sqrtf(n_embd) in f32, as llama.cpp scales the embeddings.
+      input: (g) => g.scale('inp_scaled', g.embed('inp_embd', tokenEmbd), Math.fround(Math.sqrt(nEmbd))),
+      layers,
+      outputNorm: { weight: d.required('output_norm.weight', [nEmbd]) },
+      output,
+      finalSoftcap: v.finalSoftcap,
+    },
+  );
 }
 
 export function defineGemma(file: GGUFFile): ModelDefinition {
-  const s = readShape(file, 'gemma');
-  const rope = { window: 0, freqBase: s.r.optionalNumber('rope.freq_base', 10000), freqScale: s.r.ropeFreqScale() };
-  return defineGemmaFamily(file, 'gemma', s, {
+  const r = new HParamReader(file, 'gemma');
+  const s = r.attentionShape();
+  const rope = { window: 0, freqBase: r.optionalNumber('rope.freq_base', 10000), freqScale: r.ropeFreqScale() };
+  return defineGemmaFamily(file, 'gemma', r, s, {
     postNorms: false,
     qkNorm: false,
     qScale: 1 / Math.sqrt(s.headDim),
@@ -150,8 +97,8 @@ export function defineGemma(file: GGUFFile): ModelDefinition {
 }
 
 export function defineGemma2(file: GGUFFile): ModelDefinition {
-  const s = readShape(file, 'gemma2');
-  const { r } = s;
+  const r = new HParamReader(file, 'gemma2');
+  const s = r.attentionShape();
   // llama.cpp's defaults when the keys are absent: Gemma 2's window 4096 and caps 50 / 30.
   const nSwa = r.optionalInteger('attention.sliding_window', 4096);
   const freqBase = r.optionalNumber('rope.freq_base', 10000);
@@ -160,7 +107,7 @@ export function defineGemma2(file: GGUFFile): ModelDefinition {
   // n_head)) and aborts otherwise; we take 1/√key_length, which is HF's default
   // (query_pre_attn_scalar = head_dim) and what the smaller models use.
   const qScale = s.nLayer === 46 ? 1 / Math.sqrt(s.nEmbd / s.nHead) : 1 / Math.sqrt(s.headDim);
-  return defineGemmaFamily(file, 'gemma2', s, {
+  return defineGemmaFamily(file, 'gemma2', r, s, {
     postNorms: true,
     qkNorm: false,
     qScale,
@@ -172,8 +119,8 @@ export function defineGemma2(file: GGUFFile): ModelDefinition {
 }
 
 export function defineGemma3(file: GGUFFile): ModelDefinition {
-  const s = readShape(file, 'gemma3');
-  const { r } = s;
+  const r = new HParamReader(file, 'gemma3');
+  const s = r.attentionShape();
   // Without a window every layer is global (llama.cpp's non-SWA gemma3 graph).
   const nSwa = r.optionalInteger('attention.sliding_window', 0);
   // Layer il is local iff il % pattern < pattern - 1 (pattern 0: all local), as llama.cpp's
@@ -189,7 +136,7 @@ export function defineGemma3(file: GGUFFile): ModelDefinition {
   // Real Gemma 3 has no final soft-cap; when a file sets one, the llama.cpp graph the reference
   // describes (README 5.4) applies it only without a sliding window.
   const finalSoftcap = nSwa > 0 ? 0 : softcapOf(r, 'final_logit_softcapping', 0);
-  return defineGemmaFamily(file, 'gemma3', s, {
+  return defineGemmaFamily(file, 'gemma3', r, s, {
     postNorms: true,
     qkNorm: true,
     qScale,

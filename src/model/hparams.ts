@@ -2,6 +2,19 @@
 import { WasmChordError } from '../errors.js';
 import type { GGUFFile } from '../gguf/reader.js';
 import { GGUFValueType } from '../gguf/metadata.js';
+import type { RopeMode, RopeParams } from '../backends/graph.js';
+
+/** The attention hyper-parameters most architectures read the same way. */
+export interface AttentionShape {
+  readonly nEmbd: number;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly nHeadKv: number;
+  /** key_length when the file has it (n_head·hd need not equal n_embd), else n_embd/n_head. */
+  readonly headDim: number;
+  /** rope.dimension_count, else the head size. */
+  readonly nRot: number;
+}
 
 export class HParamReader {
   constructor(
@@ -69,6 +82,27 @@ export class HParamReader {
 
   require(ok: boolean, what: string): asserts ok {
     if (!ok) throw new WasmChordError('MODEL_INVALID', `${this.arch} model: ${what}`);
+  }
+
+  /** embedding_length, block_count, head counts, head size and RoPE dimensions, checked. */
+  attentionShape(): AttentionShape {
+    const nEmbd = this.integer('embedding_length');
+    const nLayer = this.integer('block_count');
+    const nHead = this.integer('attention.head_count');
+    const nHeadKv = this.optionalInteger('attention.head_count_kv', nHead);
+    this.require(nEmbd > 0 && nLayer > 0 && nHead > 0, `${nLayer} layers of width ${nEmbd} with ${nHead} heads`);
+    const headDim = this.optionalInteger('attention.key_length', nEmbd / nHead);
+    const nRot = this.optionalInteger('rope.dimension_count', headDim);
+    this.require(Number.isInteger(headDim) && headDim > 0, `head size ${headDim} is not a positive integer`);
+    this.require(this.optionalInteger('attention.value_length', headDim) === headDim, 'value_length differs from key_length');
+    this.require(nHeadKv > 0 && nHead % nHeadKv === 0, `${nHead} heads cannot share ${nHeadKv} KV heads`);
+    this.require(nRot > 0 && nRot % 2 === 0 && nRot <= headDim, `RoPE dimensions ${nRot} for head size ${headDim}`);
+    return { nEmbd, nLayer, nHead, nHeadKv, headDim, nRot };
+  }
+
+  /** RoPE of the file's base (default 10000) and scaling, for heads of `headDim` rotating `nRot`. */
+  rope(mode: RopeMode, headDim: number, nRot: number): Omit<RopeParams, 'nHead'> {
+    return { headDim, nRot, mode, freqBase: this.optionalNumber('rope.freq_base', 10000), freqScale: this.ropeFreqScale() };
   }
 
   /** `rope.scaling.*` as a frequency scale: 1/factor for linear scaling, 1 for none. */

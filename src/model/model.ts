@@ -11,8 +11,7 @@ import { defineQwen2, defineQwen3, defineQwen3Moe } from './qwen.js';
 import { definePhi3 } from './phi3.js';
 import { defineOpenElm } from './openelm.js';
 import { defineGemma, defineGemma2, defineGemma3 } from './gemma.js';
-import { defineStarcoder2 } from './starcoder2.js';
-import { defineGpt2 } from './gpt2.js';
+import { defineGpt2, defineStarcoder2 } from './gpt2.js';
 
 /** The shape of one step: what a compiled graph is specialised for. Positions are run inputs. */
 export interface StepShape {

@@ -4,11 +4,10 @@
  * SiLU-gated FFN; the output always tied to the token embeddings (llama.cpp c392e50).
  */
 import type { GGUFFile } from '../gguf/reader.js';
-import { GraphBuilder, type GraphNode } from '../backends/graph.js';
-import type { ModelDefinition, StepShape } from './model.js';
+import type { ModelDefinition } from './model.js';
 import { HParamReader } from './hparams.js';
 import { WeightDeclarations } from './weights.js';
-import { gatedFfn, lastTokenOnly, selfAttention, wantsLastOnly } from './blocks.js';
+import { decoderModel, gatedFfn, type DecoderLayer } from './blocks.js';
 
 export function defineOpenElm(file: GGUFFile): ModelDefinition {
   const r: HParamReader = new HParamReader(file, 'openelm');
@@ -31,57 +30,40 @@ export function defineOpenElm(file: GGUFFile): ModelDefinition {
   });
 
   const d = new WeightDeclarations(file, 'openelm');
-  const vocabSize = file.tensor('token_embd.weight')?.shape[1] ?? 0;
-  const tokenEmbd = d.required('token_embd.weight', [nEmbd, vocabSize]);
-  const outputNorm = d.required('output_norm.weight', [nEmbd]);
-  const rope = {
-    headDim,
-    nRot,
-    mode: 'neox' as const,
-    freqBase: r.optionalNumber('rope.freq_base', 10000),
-    freqScale: r.ropeFreqScale(),
-  };
-  const layers = nHeads.map((nHead, l) => {
+  const { vocabSize, tokenEmbd, output } = d.embeddings(nEmbd, 'tied');
+  const rope = r.rope('neox', headDim, nRot);
+  const layers = nHeads.map((nHead, l): DecoderLayer => {
     const nKvHead = nKvHeads[l]!;
     const nFf = nFfs[l]!;
     const b = (name: string, shape: number[]) => d.required(`blk.${l}.${name}.weight`, shape);
+    const ffn = { gate: b('ffn_gate', [nEmbd, nFf]), up: b('ffn_up', [nEmbd, nFf]), down: b('ffn_down', [nFf, nEmbd]) };
     return {
-      nHead,
-      nKvHead,
-      attnNorm: b('attn_norm', [nEmbd]),
+      attnNorm: { weight: b('attn_norm', [nEmbd]) },
       attn: {
         qkv: b('attn_qkv', [nEmbd, (nHead + 2 * nKvHead) * headDim]),
         qNorm: b('attn_q_norm', [headDim]),
         kNorm: b('attn_k_norm', [headDim]),
         output: b('attn_output', [nHead * headDim, nEmbd]),
       },
-      ffnNorm: b('ffn_norm', [nEmbd]),
-      ffn: { gate: b('ffn_gate', [nEmbd, nFf]), up: b('ffn_up', [nEmbd, nFf]), down: b('ffn_down', [nFf, nEmbd]) },
+      attnConfig: { layer: l, nHead, nKvHead, headDim, rope, normEps: eps },
+      ffnNorm: { weight: b('ffn_norm', [nEmbd]) },
+      ffn: (g, x) => gatedFfn(g, x, ffn, 'silu'),
     };
   });
-
-  const buildGraph = (step: StepShape) => {
-    const g = new GraphBuilder(step.nTokens);
-    let x: GraphNode = g.embed('inp_embd', tokenEmbd);
-    layers.forEach((w, il) => {
-      g.layer(il);
-      const config = { layer: il, nHead: w.nHead, nKvHead: w.nKvHead, headDim, rope, normEps: eps };
-      let a = selfAttention(g, g.rmsNorm('attn_norm', x, w.attnNorm, eps), w.attn, config);
-      if (il === nLayer - 1 && wantsLastOnly(step)) [a, x] = lastTokenOnly(g, [a, x]) as [GraphNode, GraphNode];
-      x = g.add('ffn_inp', x, a);
-      x = g.add('l_out', x, gatedFfn(g, g.rmsNorm('ffn_norm', x, w.ffnNorm, eps), w.ffn, 'silu'));
-    });
-    g.layer(-1);
-    x = g.rmsNorm('result_norm', x, outputNorm, eps);
-    return g.finish(g.matmul('result_output', x, tokenEmbd));
-  };
-
-  return {
-    arch: 'openelm',
-    contextLength: r.integer('context_length'),
-    vocabSize,
-    tensors: d.tensors,
-    kvLayers: layers.map((w) => ({ nKvHead: w.nKvHead, headDim, rope: { ...rope, nHead: w.nKvHead } })),
-    buildGraph,
-  };
+  return decoderModel(
+    {
+      arch: 'openelm',
+      contextLength: r.integer('context_length'),
+      vocabSize,
+    },
+    d,
+    {
+      normKind: 'rms',
+      eps,
+      input: (g) => g.embed('inp_embd', tokenEmbd),
+      layers,
+      outputNorm: { weight: d.required('output_norm.weight', [nEmbd]) },
+      output,
+    },
+  );
 }

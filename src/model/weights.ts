@@ -41,6 +41,18 @@ export class WeightDeclarations {
     return this.file.tensor(name) !== undefined;
   }
 
+  /**
+   * The token embeddings and the output matrix: `output.weight` when the file has it (or must),
+   * else the embeddings themselves (tied).
+   */
+  embeddings(nEmbd: number, output: 'tied' | 'optional' | 'required'): { vocabSize: number; tokenEmbd: WeightHandle; output: WeightHandle } {
+    const vocabSize = this.file.tensor('token_embd.weight')?.shape[1] ?? 0;
+    const tokenEmbd = this.required('token_embd.weight', [nEmbd, vocabSize]);
+    const shape = [nEmbd, vocabSize];
+    const out = output === 'required' ? this.required('output.weight', shape) : output === 'optional' ? this.optional('output.weight', shape) : undefined;
+    return { vocabSize, tokenEmbd, output: out ?? tokenEmbd };
+  }
+
   /** Every declared tensor: what the backend loads. */
   get tensors(): GGUFTensorInfo[] {
     return [...this.#declared.values()];
