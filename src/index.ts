@@ -1,8 +1,9 @@
 /** wasm-chord: private, on-device LLM inference for JavaScript. */
 export { WasmChord, type InitOptions } from './runtime/wasm-chord.js';
 export type { LoadModelOptions, ModelSource } from './runtime/load-model.js';
-export { Model, type GenerationResult, type InferOptions, type ModelInfo, type Prompt } from './runtime/model.js';
-export type { GenerateOptions, SamplerFunction, StopReason } from './engine/generate.js';
+export { Model, type CreateSessionOptions, type GenerationResult, type InferOptions, type ModelInfo, type Prompt } from './runtime/model.js';
+export { ModelSession } from './runtime/session.js';
+export type { ContextShift, GenerateOptions, GenerationStep, SamplerFunction, StopReason } from './engine/generate.js';
 export { Sampler, argmax, type SamplingOptions } from './engine/sampler.js';
 export { WasmChordError, isWasmChordError, ERROR_CODES, type ErrorCode } from './errors.js';
 export * from './gguf/index.js';

@@ -1,17 +1,18 @@
 /**
  * The generation loop: ingest the prompt (reusing whatever prefix the session already holds),
  * then sample, stream text and decide when to stop (end-of-generation token, stop string,
- * token budget, abort).
+ * token budget, a full context, abort). With context shift, a full context makes room instead.
  */
 import { WasmChordError } from '../errors.js';
 import { throwIfAborted } from '../gguf/byte-source.js';
-import { checkNumber } from '../validate.js';
+import { checkKnownKeys, checkNumber } from '../validate.js';
 import { Sampler, type SamplingOptions } from './sampler.js';
 import type { Session } from './session.js';
 import { StopStringFilter } from './stop-strings.js';
 
 /** What the loop needs from a tokenizer. */
 export interface GenerationTokenizer {
+  readonly bos?: number;
   isEndOfGeneration(id: number): boolean;
   createStreamDecoder(options?: { skipSpecial?: boolean; stripLeadingSpace?: boolean }): {
     push(id: number): string;
@@ -31,10 +32,23 @@ export interface GenerateOptions extends SamplingOptions {
   ignoreEos?: boolean;
   /** Replace the sampling chain. */
   sampler?: SamplerFunction;
+  /**
+   * When the context is full: false ends generation (stopReason 'context'); true or { nKeep }
+   * keeps the first nKeep tokens, drops the oldest half of the rest and goes on (llama.cpp's
+   * context shift). Needs RoPE in every layer; otherwise generation ends with 'context'.
+   */
+  contextShift?: ContextShift;
   signal?: AbortSignal;
 }
 
-export type StopReason = 'eos' | 'stop' | 'length';
+/**
+ * Context shift settings. nKeep (at most the prompt's length) defaults to 1 when the prompt
+ * starts with the BOS token, else 0: like llama.cpp's CLI, which keeps the BOS it added.
+ */
+export type ContextShift = boolean | { readonly nKeep?: number };
+
+/** 'context': the context filled up (no context shift, or one was impossible). */
+export type StopReason = 'eos' | 'stop' | 'length' | 'context';
 
 export interface GenerationStats {
   promptTokens: number;
@@ -70,6 +84,9 @@ export async function* generate(
   // detokenizing the generated ids on their own.
   const decoder = tokenizer.createStreamDecoder({ skipSpecial: true, stripLeadingSpace: false });
   const signal = options.signal;
+  const shift = checkContextShift(options.contextShift);
+  // Prompt tokens that a context shift never drops.
+  const nKeep = Math.min(shift?.nKeep ?? (prompt[0] === tokenizer.bos ? 1 : 0), prompt.length);
 
   // Keep the cached prefix; at least the last prompt token is evaluated, for its logits.
   let keep = 0;
@@ -98,7 +115,12 @@ export async function* generate(
       const { text, stopped } = stop.push(decoder.push(token));
       yield { token, text };
       if (stopped) return 'stop';
-      if (n + 1 < maxTokens) logits = await session.evaluate([token], { signal });
+      if (n + 1 === maxTokens) break;
+      if (session.tokens.length >= session.capacity && !(shift && (await shiftContext(session, nKeep)))) {
+        reason = 'context';
+        break;
+      }
+      logits = await session.evaluate([token], { signal });
     }
   } finally {
     stats.decodeMs = performance.now() - t0;
@@ -108,6 +130,30 @@ export async function* generate(
   const tail = flushed.text + (flushed.stopped ? '' : stop.flush());
   if (tail) yield { text: tail };
   return flushed.stopped ? 'stop' : reason;
+}
+
+/**
+ * llama.cpp's context shift: keep the first nKeep tokens, drop half of the rest (the oldest).
+ * False when nothing can be dropped or the cache cannot be re-positioned (no RoPE).
+ */
+async function shiftContext(session: Session, nKeep: number): Promise<boolean> {
+  const used = session.tokens.length;
+  const discard = Math.floor((used - nKeep) / 2);
+  if (discard < 1 || !session.canShift) return false;
+  await session.shift(nKeep, discard);
+  return true;
+}
+
+/** Checks a contextShift option; undefined when shifting is off. */
+export function checkContextShift(value: unknown): { nKeep?: number } | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new WasmChordError('INVALID_ARGUMENT', `option contextShift must be a boolean or { nKeep } (got ${String(value)})`);
+  }
+  checkKnownKeys('contextShift', value, ['nKeep']);
+  const nKeep = (value as { nKeep?: unknown }).nKeep;
+  return nKeep === undefined ? {} : { nKeep: checkNumber('contextShift.nKeep', nKeep, { min: 0, integer: true }) };
 }
 
 function samplerFunction(sampler: Sampler): SamplerFunction {

@@ -3,10 +3,14 @@
  * appends them (the prompt in batches, then one token per step) and returns logits.
  * The token list only grows after a step succeeded, so an aborted or failed step loses nothing:
  * the cache positions it may have written are simply overwritten by the next step.
+ *
+ * Several sessions of one model share its backend and one GraphCache, which also queues their
+ * backend work: one step at a time per model, so sessions interleave step by step and never run
+ * over each other's scratch memory.
  */
 import { WasmChordError } from '../errors.js';
 import { throwIfAborted } from '../gguf/byte-source.js';
-import type { Backend, CompiledGraph, KVCacheHandle, KVCacheType } from '../backends/backend.js';
+import type { Backend, CompiledGraph, KVCacheHandle, KVCacheType, KVLayerData } from '../backends/backend.js';
 import type { ModelDefinition } from '../model/model.js';
 
 export interface SessionOptions {
@@ -22,26 +26,49 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
 }
 
+/** The tokens a session holds and their KV cache entries (the layout of Backend.readKV). */
+export interface SessionSnapshot {
+  readonly tokens: readonly number[];
+  readonly layers: readonly KVLayerData[];
+}
+
 export class Session {
   readonly contextSize: number;
   readonly batchSize: number;
+  readonly kvType: KVCacheType;
   #tokens: number[] = [];
   #cache: KVCacheHandle | undefined;
 
   constructor(
     private readonly backend: Backend,
-    private readonly model: ModelDefinition,
-    private readonly graphs: GraphCache,
+    readonly model: ModelDefinition,
+    /** Shared by every session of the model: compiled graphs and the step queue. */
+    readonly graphs: GraphCache,
     options: SessionOptions,
   ) {
     this.contextSize = options.contextSize;
     this.batchSize = options.batchSize;
+    this.kvType = options.kvType;
     this.#cache = backend.createKVCache({ contextSize: options.contextSize, type: options.kvType, layers: model.kvLayers });
   }
 
   /** The tokens whose keys and values are in the cache, in order. */
   get tokens(): readonly number[] {
     return this.#tokens;
+  }
+
+  get disposed(): boolean {
+    return this.#cache === undefined;
+  }
+
+  /** Positions usable: the context size, or fewer when the model's position table is shorter. */
+  get capacity(): number {
+    return Math.min(this.contextSize, this.model.maxPositions ?? Infinity);
+  }
+
+  /** Whether the cache can be re-positioned (context shift): every layer's keys use RoPE. */
+  get canShift(): boolean {
+    return this.model.kvLayers.every((l) => l.rope !== undefined);
   }
 
   /** Forgets every token after the first `n` (their cache entries become free). */
@@ -51,8 +78,7 @@ export class Session {
 
   /** Appends `tokens` to the context and returns the logits after them. */
   async evaluate(tokens: readonly number[], options: EvaluateOptions = {}): Promise<Float32Array> {
-    const cache = this.#cache;
-    if (!cache) throw new WasmChordError('DISPOSED', 'this session was disposed');
+    this.#live();
     if (tokens.length === 0) throw new WasmChordError('INVALID_ARGUMENT', 'evaluate needs at least one token');
     for (const t of tokens) {
       if (!Number.isInteger(t) || t < 0 || t >= this.model.vocabSize) {
@@ -60,10 +86,11 @@ export class Session {
       }
     }
     const used = this.#tokens.length;
-    if (used + tokens.length > this.contextSize) {
+    if (used + tokens.length > this.capacity) {
+      const table = this.capacity < this.contextSize ? ` (the model's position table has ${this.capacity})` : '';
       throw new WasmChordError(
         'CONTEXT_FULL',
-        `the context holds ${this.contextSize} tokens: ${used} are used and ${tokens.length} more do not fit`,
+        `the context holds ${this.capacity} tokens${table}: ${used} are used and ${tokens.length} more do not fit`,
       );
     }
     const vocab = this.model.vocabSize;
@@ -72,28 +99,80 @@ export class Session {
     for (let start = 0; start < tokens.length; start += this.batchSize) {
       throwIfAborted(options.signal);
       const batch = tokens.slice(start, start + this.batchSize);
-      const pos0 = this.#tokens.length;
       const graph = this.graphs.get(batch.length, !!all);
-      last = await this.backend.run(graph, { tokens: Int32Array.from(batch), pos0 }, cache);
+      last = await this.graphs.serial(() =>
+        this.backend.run(graph, { tokens: Int32Array.from(batch), pos0: this.#tokens.length }, this.#live()),
+      );
       this.#tokens.push(...batch);
       all?.set(last, start * vocab);
     }
     return all ?? last!;
   }
 
-  dispose(): void {
-    if (this.#cache) this.backend.releaseKVCache(this.#cache);
+  /**
+   * Context shift: drops tokens [keep, keep+discard) and moves the rest down, re-rotating their
+   * keys (Backend.shiftKV). The caller checks canShift first.
+   */
+  async shift(keep: number, discard: number): Promise<void> {
+    const used = this.#tokens.length;
+    await this.graphs.serial(() => {
+      const cache = this.#live();
+      try {
+        this.backend.shiftKV(cache, { keep, discard, used });
+      } catch (err) {
+        // The cache may be half moved: it no longer matches any token list.
+        this.#tokens.length = 0;
+        throw err;
+      }
+      this.#tokens.splice(keep, discard);
+    });
+  }
+
+  /** Copies out the tokens and their cache entries. */
+  async snapshot(): Promise<SessionSnapshot> {
+    return this.graphs.serial(() => {
+      const cache = this.#live();
+      return { tokens: [...this.#tokens], layers: this.backend.readKV(cache, this.#tokens.length) };
+    });
+  }
+
+  /** Replaces the context with a snapshot (checked by the caller against this session's layout). */
+  async restore(snapshot: SessionSnapshot): Promise<void> {
+    await this.graphs.serial(() => {
+      const cache = this.#live();
+      // Empty first: if the write fails half-way, the cache matches no tokens.
+      this.#tokens = [];
+      if (snapshot.tokens.length > 0) this.backend.writeKV(cache, snapshot.tokens.length, snapshot.layers);
+      this.#tokens = [...snapshot.tokens];
+    });
+  }
+
+  /** Releases the cache once no step of this model is running; later calls give DISPOSED. */
+  async dispose(): Promise<void> {
+    const cache = this.#cache;
+    if (!cache) return;
     this.#cache = undefined;
     this.#tokens = [];
+    await this.graphs.serial(() => this.backend.releaseKVCache(cache));
+  }
+
+  #live(): KVCacheHandle {
+    if (!this.#cache) throw new WasmChordError('DISPOSED', 'this session was disposed');
+    return this.#cache;
   }
 }
 
 /**
  * Compiled graphs by step shape, shared by the sessions of one model: a shape is built and
  * compiled once, then re-run at every position (decode is always the 1-token shape).
+ * It also serialises the model's backend work (runs, cache reads, writes and shifts), so that
+ * concurrent sessions take turns step by step.
  */
 export class GraphCache {
+  /** Prompt lengths vary: keep the most recently used shapes, not one per length ever seen. */
+  static readonly MAX_SHAPES = 16;
   readonly #compiled = new Map<string, CompiledGraph>();
+  #tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly backend: Backend,
@@ -104,10 +183,18 @@ export class GraphCache {
     // With one token the last row is the only row: both shapes are the same graph.
     const key = `${nTokens}:${allLogits && nTokens > 1}`;
     let g = this.#compiled.get(key);
-    if (!g) {
-      g = this.backend.compile(this.model.buildGraph({ nTokens, allLogits }));
-      this.#compiled.set(key, g);
-    }
+    if (g) this.#compiled.delete(key);
+    else g = this.backend.compile(this.model.buildGraph({ nTokens, allLogits }));
+    // Re-inserted last: the Map's first key is the least recently used.
+    this.#compiled.set(key, g);
+    if (this.#compiled.size > GraphCache.MAX_SHAPES) this.#compiled.delete(this.#compiled.keys().next().value!);
     return g;
+  }
+
+  /** Runs `work` after every backend call queued before it (one at a time per model). */
+  serial<T>(work: () => T | Promise<T>): Promise<T> {
+    const result = this.#tail.then(work);
+    this.#tail = result.catch(() => undefined);
+    return result;
   }
 }

@@ -2,13 +2,13 @@
 import type { Backend, KVCacheType, LoadProgress } from '../backends/backend.js';
 import { openByteSource, type ByteSourceInput } from '../gguf/open-source.js';
 import { readGGUF } from '../gguf/reader.js';
-import { defineModel } from '../model/model.js';
+import { defineModel, type ModelDefinition } from '../model/model.js';
 import { GraphCache, Session } from '../engine/session.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { checkKnownKeys, optionalNumber } from '../validate.js';
 import { WasmChordError } from '../errors.js';
 import { Model } from './model.js';
-import { chooseBackend, type BackendRequest } from './backend-registry.js';
+import type { BackendChoice } from './backend-registry.js';
 
 /** A path (Node, Deno, Bun), an http(s) or file URL, bytes, or a Blob/File. */
 export type ModelSource = ByteSourceInput;
@@ -34,8 +34,11 @@ export interface BackendOwner {
   release(backend: Backend): void;
 }
 
+/** Picks the backend for a model once its definition is known (the registry, normally). */
+export type BackendPicker = (definition: ModelDefinition) => Promise<BackendChoice>;
+
 export async function loadModel(
-  request: BackendRequest,
+  pickBackend: BackendPicker,
   input: ModelSource,
   options: LoadModelOptions,
   owner: BackendOwner,
@@ -58,12 +61,20 @@ export async function loadModel(
       integer: true,
     });
     const tokenizer = Tokenizer.fromGGUF(file.metadata);
-    const { backend } = await chooseBackend(request, definition);
+    const { backend, reason } = await pickBackend(definition);
     owner.adopt(backend);
     try {
       await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
       const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize });
-      return new Model({ metadata: file.metadata, definition, tokenizer, session, backend, onDispose: () => owner.release(backend) });
+      return new Model({
+        metadata: file.metadata,
+        definition,
+        tokenizer,
+        session,
+        backend,
+        backendReason: reason,
+        onDispose: () => owner.release(backend),
+      });
     } catch (err) {
       owner.release(backend);
       await backend.dispose();

@@ -1,71 +1,55 @@
 /**
- * A loaded model: tokenizer, weights on a backend, and one session (KV cache) that successive
- * calls share, so a prompt that extends the previous one reuses its cached prefix.
- * Calls are serialised: a second call waits until the first has finished.
+ * A loaded model: tokenizer, weights on a backend, and sessions (KV caches) over them. The
+ * model's own generation methods use its default session, created at load, so that successive
+ * calls share a context and a prompt extending the previous one reuses its cached prefix;
+ * `createSession` adds independent contexts over the same weights.
  */
 import { WasmChordError } from '../errors.js';
-import type { Backend } from '../backends/backend.js';
-import { generate, type GenerateOptions, type GenerationStats, type GenerationStep, type StopReason } from '../engine/generate.js';
-import { SAMPLING_OPTION_KEYS } from '../engine/sampler.js';
-import type { Session } from '../engine/session.js';
+import type { Backend, KVCacheType } from '../backends/backend.js';
+import type { GenerationStep } from '../engine/generate.js';
+import { checkContextShift, type ContextShift } from '../engine/generate.js';
+import { Session } from '../engine/session.js';
 import type { ModelDefinition } from '../model/model.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { buildChatPrompt, type ChatMessage } from '../chat/index.js';
+import { buildChatPrompt } from '../chat/index.js';
 import type { GGUFMetadata } from '../gguf/metadata.js';
-import { checkKnownKeys } from '../validate.js';
+import { checkKnownKeys, optionalNumber } from '../validate.js';
+import { ModelSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
 
-export interface InferOptions extends GenerateOptions {
-  /** Parse special-token text (like "<|im_end|>") in a string prompt. Default false. */
-  parseSpecial?: boolean;
-  /** Add the BOS token to a string prompt when the model asks for it. Default true. */
-  addSpecial?: boolean;
-  /** For chat messages: a Jinja template to use instead of the model's own. */
-  chatTemplate?: string;
-  /** For chat messages: tool definitions, for templates that describe tools. */
-  tools?: readonly unknown[];
-}
-
-/**
- * A prompt is either raw text, or chat messages that the model's chat template (from its GGUF
- * metadata; ChatML when it has none) turns into text, with special tokens parsed.
- */
-export type Prompt = string | readonly ChatMessage[];
-
-const INFER_KEYS = [
-  ...SAMPLING_OPTION_KEYS,
-  'maxTokens', 'stop', 'ignoreEos', 'sampler', 'signal', 'parseSpecial', 'addSpecial', 'chatTemplate', 'tools',
-] as const;
-
-export interface GenerationResult {
-  text: string;
-  /** The generated token ids (the end-of-generation token excluded). */
-  tokens: number[];
-  promptTokens: number[];
-  stopReason: StopReason;
-  timings: {
-    prefillMs: number;
-    decodeMs: number;
-    /** Prompt tokens evaluated per second (reused cached tokens not counted). */
-    prefillTokensPerSecond: number;
-    decodeTokensPerSecond: number;
-  };
-}
+export { ModelSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
 
 export interface ModelInfo {
   architecture: string;
   name: string | undefined;
   vocabSize: number;
+  /** The default session's context size. */
   contextSize: number;
   trainedContextSize: number;
   backend: string;
+  /** Why this backend was chosen (what was asked, what was passed over). */
+  backendReason: string;
 }
+
+export interface CreateSessionOptions {
+  /** Tokens the session's context holds. Default: the model's (loadModel's contextSize). */
+  contextSize?: number;
+  /** KV cache element type. Default: the model's (loadModel's kvType). */
+  kvType?: KVCacheType;
+  /** Context shift for this session's generations (each call's option overrides it). Default off. */
+  contextShift?: ContextShift;
+}
+
+const SESSION_KEYS = ['contextSize', 'kvType', 'contextShift'] as const;
 
 export interface ModelParts {
   metadata: GGUFMetadata;
   definition: ModelDefinition;
   tokenizer: Tokenizer;
+  /** The default session; new sessions share its graph cache and settings. */
   session: Session;
   backend: Backend;
+  /** Why the backend registry chose this backend. */
+  backendReason: string;
   onDispose: () => void;
 }
 
@@ -73,18 +57,22 @@ export class Model {
   readonly info: ModelInfo;
   readonly tokenizer: Tokenizer;
   readonly #metadata: GGUFMetadata;
-  readonly #session: Session;
+  readonly #definition: ModelDefinition;
+  readonly #template: Session;
   readonly #backend: Backend;
   readonly #onDispose: () => void;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #sessions = new Set<ModelSession>();
+  readonly #default: ModelSession;
   #disposed = false;
 
   constructor(parts: ModelParts) {
     this.tokenizer = parts.tokenizer;
     this.#metadata = parts.metadata;
-    this.#session = parts.session;
+    this.#definition = parts.definition;
+    this.#template = parts.session;
     this.#backend = parts.backend;
     this.#onDispose = parts.onDispose;
+    this.#default = this.#adopt(parts.session, undefined);
     this.info = {
       architecture: parts.definition.arch,
       name: parts.metadata.getString('general.name'),
@@ -92,6 +80,7 @@ export class Model {
       contextSize: parts.session.contextSize,
       trainedContextSize: parts.definition.contextLength,
       backend: `${parts.backend.kind} (${parts.backend.description})`,
+      backendReason: parts.backendReason,
     };
   }
 
@@ -118,129 +107,98 @@ export class Model {
     }).ids;
   }
 
-  /** Generates a completion of `prompt` and resolves to its text. */
-  async infer(prompt: Prompt, options: InferOptions = {}): Promise<string> {
-    return (await this.generate(prompt, options)).text;
+  /**
+   * A new, empty context over this model's weights: its own KV cache and tokens, sharing the
+   * backend and compiled graphs. Sessions generate independently; their backend steps take turns.
+   */
+  async createSession(options: CreateSessionOptions = {}): Promise<ModelSession> {
+    this.#checkAlive();
+    checkKnownKeys('createSession', options, SESSION_KEYS);
+    const t = this.#template;
+    // Learned position tables (gpt2) cannot address positions past their rows.
+    const max = Math.min(this.#definition.maxPositions ?? Infinity, 1 << 20);
+    const contextSize = optionalNumber('contextSize', options.contextSize, t.contextSize, { min: 1, max, integer: true });
+    const kvType = options.kvType ?? t.kvType;
+    if (kvType !== 'f16' && kvType !== 'f32') {
+      throw new WasmChordError('INVALID_ARGUMENT', `option kvType must be "f16" or "f32" (got ${String(kvType)})`);
+    }
+    checkContextShift(options.contextShift);
+    const session = new Session(this.#backend, this.#definition, t.graphs, { contextSize, kvType, batchSize: t.batchSize });
+    return this.#adopt(session, options.contextShift);
+  }
+
+  /** Generates a completion of `prompt` (default session) and resolves to its text. */
+  infer(prompt: Prompt, options: InferOptions = {}): Promise<string> {
+    return this.#default.infer(prompt, options);
   }
 
   /** Generates a completion, with token ids, stop reason and timings. */
-  async generate(prompt: Prompt, options: InferOptions = {}): Promise<GenerationResult> {
-    const stream = this.generateStream(prompt, options);
-    for (;;) {
-      const step = await stream.next();
-      if (step.done) return step.value;
-    }
+  generate(prompt: Prompt, options: InferOptions = {}): Promise<GenerationResult> {
+    return this.#default.generate(prompt, options);
   }
 
   /** Streams the completion of `prompt` as text pieces. */
-  async *inferStream(prompt: Prompt, options: InferOptions = {}): AsyncGenerator<string, void> {
-    for await (const step of this.generateStream(prompt, options)) if (step.text) yield step.text;
+  inferStream(prompt: Prompt, options: InferOptions = {}): AsyncGenerator<string, void> {
+    return this.#default.inferStream(prompt, options);
   }
 
   /**
    * Streams each step (the sampled token and the text it completed), and returns the whole
    * result (text, tokens, stop reason, timings) when iterated to the end.
    */
-  async *generateStream(prompt: Prompt, options: InferOptions = {}): AsyncGenerator<GenerationStep, GenerationResult> {
-    let text = '';
-    const tokens: number[] = [];
-    const run = this.#run(prompt, options);
-    try {
-      for (;;) {
-        const step = await run.next();
-        if (step.done) return { ...step.value, text, tokens };
-        text += step.value.text;
-        if (step.value.token !== undefined) tokens.push(step.value.token);
-        yield step.value;
-      }
-    } finally {
-      // A consumer that stops early must still end the run, which releases the model.
-      await run.return(undefined as never);
-    }
-  }
-
-  async *#run(
-    prompt: Prompt,
-    options: InferOptions,
-  ): AsyncGenerator<GenerationStep, Omit<GenerationResult, 'text' | 'tokens'>> {
-    checkKnownKeys('infer', options, INFER_KEYS);
-    const promptTokens = this.promptTokens(prompt, options);
-    const release = await this.#lock();
-    try {
-      const stats: GenerationStats = { promptTokens: 0, reusedTokens: 0, generatedTokens: 0, prefillMs: 0, decodeMs: 0 };
-      const steps = generate(this.#session, this.tokenizer, promptTokens, options, stats);
-      let result = await steps.next();
-      while (!result.done) {
-        yield result.value;
-        result = await steps.next();
-      }
-      const evaluated = stats.promptTokens - stats.reusedTokens;
-      return {
-        promptTokens,
-        stopReason: result.value,
-        timings: {
-          prefillMs: stats.prefillMs,
-          decodeMs: stats.decodeMs,
-          prefillTokensPerSecond: rate(evaluated, stats.prefillMs),
-          // The first generated token comes from the prefill logits: decode time covers the rest.
-          decodeTokensPerSecond: rate(Math.max(0, stats.generatedTokens - 1), stats.decodeMs),
-        },
-      };
-    } finally {
-      release();
-    }
+  generateStream(prompt: Prompt, options: InferOptions = {}): AsyncGenerator<GenerationStep, GenerationResult> {
+    return this.#default.generateStream(prompt, options);
   }
 
   /**
-   * Low level: appends tokens to the model's context and returns the logits after the last one
+   * Low level: appends tokens to the default context and returns the logits after the last one
    * (or after each of them, [n][vocab], with allLogits).
    */
-  async evaluate(tokens: readonly number[], options: { allLogits?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array> {
-    const release = await this.#lock();
-    try {
-      return await this.#session.evaluate(tokens, options);
-    } finally {
-      release();
-    }
+  evaluate(tokens: readonly number[], options: { allLogits?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    return this.#default.evaluate(tokens, options);
   }
 
-  /** The tokens currently held in the context (KV cache). */
+  /** The tokens currently held in the default context (KV cache). */
   get contextTokens(): readonly number[] {
-    return this.#session.tokens;
+    return this.#default.contextTokens;
   }
 
-  /** Empties the context. */
-  async resetContext(): Promise<void> {
-    const release = await this.#lock();
-    this.#session.truncate(0);
-    release();
+  /** Empties the default context. */
+  resetContext(): Promise<void> {
+    return this.#default.resetContext();
   }
 
+  /** The default context as bytes (see ModelSession.saveState). */
+  saveState(): Promise<Uint8Array> {
+    return this.#default.saveState();
+  }
+
+  /** Replaces the default context with a saved one (see ModelSession.loadState). */
+  loadState(state: Uint8Array): Promise<void> {
+    return this.#default.loadState(state);
+  }
+
+  /** Disposes every session (a running generation ends with DISPOSED), then the weights. */
   async dispose(): Promise<void> {
     if (this.#disposed) return;
-    const release = await this.#lock();
     this.#disposed = true;
-    this.#session.dispose();
+    await Promise.all([...this.#sessions].map((s) => s.dispose()));
     await this.#backend.dispose();
     this.#onDispose();
-    release();
   }
 
-  /** Waits for earlier calls, then holds the model until `release` is called. */
-  async #lock(): Promise<() => void> {
+  #adopt(session: Session, contextShift: ContextShift | undefined): ModelSession {
+    const host = {
+      tokenizer: this.tokenizer,
+      promptTokens: (prompt: Prompt, options: InferOptions) => this.promptTokens(prompt, options),
+      checkAlive: () => this.#checkAlive(),
+    };
+    const s = new ModelSession(host, session, contextShift, () => this.#sessions.delete(s));
+    this.#sessions.add(s);
+    return s;
+  }
+
+  #checkAlive(): void {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'this model was disposed');
-    let release!: () => void;
-    const previous = this.#queue;
-    this.#queue = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    if (this.#disposed) {
-      release();
-      throw new WasmChordError('DISPOSED', 'this model was disposed');
-    }
-    return release;
   }
-}
-
-function rate(tokens: number, ms: number): number {
-  return ms > 0 ? (tokens * 1000) / ms : 0;
 }

@@ -7,7 +7,7 @@ import type { Backend } from '../backends/backend.js';
 import { CpuBackend } from '../backends/cpu/backend.js';
 import type { KernelVariant } from '../backends/cpu/kernel-module.js';
 import { checkKnownKeys } from '../validate.js';
-import { BACKEND_KINDS, type BackendPreference } from './backend-registry.js';
+import { BACKEND_KINDS, chooseBackend, type BackendPreference } from './backend-registry.js';
 import { loadModel, type LoadModelOptions, type ModelSource } from './load-model.js';
 import type { Model } from './model.js';
 
@@ -51,7 +51,7 @@ export class WasmChord {
   /** Loads a model; each model gets its own backend instance (and memory), chosen for it. */
   async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'this runtime was disposed');
-    return loadModel(this.options, source, options, {
+    return loadModel((definition) => chooseBackend(this.options, definition), source, options, {
       adopt: (b) => this.#backends.add(b),
       release: (b) => this.#backends.delete(b),
     });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WasmChord, isWasmChordError, type Model } from '../../src/index.js';
 import { readFileSync } from 'node:fs';
+import { GGUFBytes } from '../helpers/gguf-bytes.js';
 import { serveFolder } from '../helpers/http-server.js';
 import { readJson, SHARED } from '../helpers/shared.js';
 
@@ -72,8 +73,13 @@ describe('model sources', () => {
   });
 
   test('a file that is not a model, or of an unsupported architecture, is refused clearly', async () => {
-    await assert.rejects(runtime.loadModel(join(SHARED, 'models/vocab/ggml-vocab-gpt-2.gguf')), (e) => isWasmChordError(e, 'MODEL_UNSUPPORTED'));
-    await assert.rejects(runtime.loadModel(join(SHARED, 'models/archs/qwen2-tiny-F32.gguf')), (e) => isWasmChordError(e, 'MODEL_UNSUPPORTED'));
+    // A vocabulary-only file: refused as unsupported or, where its architecture is known, for
+    // its missing weights.
+    await assert.rejects(runtime.loadModel(join(SHARED, 'models/vocab/ggml-vocab-gpt-2.gguf')), (e) =>
+      isWasmChordError(e, 'MODEL_UNSUPPORTED') || isWasmChordError(e, 'MODEL_INVALID'));
+    const STRING = 8;
+    const unknownArch = new GGUFBytes().header(3, 0, 1).str('general.architecture').u32(STRING).str('no-such-arch').bytes();
+    await assert.rejects(runtime.loadModel(unknownArch), (e) => isWasmChordError(e, 'MODEL_UNSUPPORTED'));
     await assert.rejects(runtime.loadModel(new Uint8Array(100)), (e) => isWasmChordError(e, 'GGUF_BAD_MAGIC'));
   });
 });
@@ -168,8 +174,23 @@ describe('context', () => {
     const small = await runtime.loadModel(MODEL, { contextSize: 8 });
     try {
       await assert.rejects(small.infer('Once upon a time there was a little girl named Lily'), (e) => isWasmChordError(e, 'CONTEXT_FULL'));
-      await assert.rejects(small.infer('Once upon a time', { maxTokens: 10, ignoreEos: true }), (e) => isWasmChordError(e, 'CONTEXT_FULL'));
       assert.equal(await small.infer('Once upon a time', { temperature: 0, maxTokens: 3, ignoreEos: true }), ', there was');
+    } finally {
+      await small.dispose();
+    }
+  });
+
+  test('a generation that fills the context ends with stopReason "context" and keeps its text', async () => {
+    const small = await runtime.loadModel(MODEL, { contextSize: 8, kvType: 'f32' });
+    try {
+      // 5 prompt tokens + 3 evaluated generated ones fill 8 positions; the 4th is sampled from
+      // the last position's logits and returned, but cannot be evaluated.
+      const r = await small.generate('Once upon a time', { temperature: 0, maxTokens: 10, ignoreEos: true });
+      assert.equal(r.stopReason, 'context');
+      assert.deepEqual(r.tokens, REF.generated_tokens.slice(0, 4));
+      assert.equal(r.text, small.tokenizer.decode(r.tokens, { stripLeadingSpace: false }));
+      assert.equal(small.contextTokens.length, 8);
+      await assert.rejects(small.evaluate([r.tokens.at(-1)!]), (e) => isWasmChordError(e, 'CONTEXT_FULL'));
     } finally {
       await small.dispose();
     }

@@ -4,19 +4,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isWasmChordError } from '../../src/errors.js';
-import { encodeGGUF, kv, MemorySource, readGGUF, type GGUFFile } from '../../src/gguf/index.js';
+import { encodeGGUF, kv, MemorySource, readGGUF, type GGUFFile, type GGUFKeyValue } from '../../src/gguf/index.js';
 import { WasmChord } from '../../src/index.js';
 import { GGMLType, typeInfo, type GGMLTypeId } from '../../src/quant/types.js';
 import { SHARED } from '../helpers/shared.js';
 
 const STORIES = join(SHARED, 'models/stories260K.gguf');
+/** The same model with 256-wide rows, so that any block size fits. */
+const STORIES_256 = join(SHARED, 'models/derived/pad256/stories260K-pad256-q4_K.gguf');
 
-/** stories260K rewritten with other metadata values or one tensor of another type. */
-async function variant(change: { arch?: string; tensor?: { name: string; type: GGMLTypeId } }): Promise<Uint8Array> {
-  const f: GGUFFile = await readGGUF(new MemorySource(new Uint8Array(readFileSync(STORIES))));
+/** A model rewritten with another architecture name or one tensor of another type. */
+async function variant(path: string, change: { arch?: string; tensor?: { name: string; type: GGMLTypeId } }): Promise<Uint8Array> {
+  const f: GGUFFile = await readGGUF(new MemorySource(new Uint8Array(readFileSync(path))));
   const rename = (key: string) => (change.arch && key.startsWith('llama.') ? `${change.arch}.${key.slice(6)}` : key);
-  const metadata = [...f.metadata.entries()].map(([key, value]) =>
-    key === 'general.architecture' && change.arch ? ([key, kv.string(change.arch)] as const) : ([rename(key), value] as const),
+  const metadata = [...f.metadata.entries()].map(([key, value]): [string, GGUFKeyValue] =>
+    key === 'general.architecture' && change.arch ? [key, kv.string(change.arch)] : [rename(key), value],
   );
   return encodeGGUF({
     metadata,
@@ -67,7 +69,7 @@ test('an unknown backend name is an INVALID_ARGUMENT at init', async () => {
 test('a tensor type no backend computes is refused before loading, naming the tensor and type', async () => {
   const runtime = await WasmChord.init();
   try {
-    const bytes = await variant({ tensor: { name: 'blk.0.attn_q.weight', type: GGMLType.IQ2_XXS } });
+    const bytes = await variant(STORIES_256, { tensor: { name: 'blk.0.attn_q.weight', type: GGMLType.IQ2_XXS } });
     await assert.rejects(
       runtime.loadModel(bytes),
       (e) => isWasmChordError(e, 'UNSUPPORTED_TENSOR_TYPE') && /blk\.0\.attn_q\.weight/.test(e.message) && /IQ2_XXS/.test(e.message),
@@ -81,7 +83,7 @@ test('an unknown architecture is MODEL_UNSUPPORTED, naming it and listing the su
   const runtime = await WasmChord.init();
   try {
     await assert.rejects(
-      runtime.loadModel(await variant({ arch: 'mamba' })),
+      runtime.loadModel(await variant(STORIES, { arch: 'mamba' })),
       (e) => isWasmChordError(e, 'MODEL_UNSUPPORTED') && /"mamba"/.test(e.message) && /llama/.test(e.message),
     );
   } finally {
