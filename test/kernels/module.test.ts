@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { KERNEL_VARIANTS, selectKernels } from '../../src/backends/cpu/kernel-module.js';
 import { kernelHarness } from '../helpers/kernel-harness.js';
@@ -18,4 +19,11 @@ test('every kernel build compiles here and adds f32 vectors', async () => {
 test('selectKernels prefers the relaxed build when the engine supports it', async () => {
   const { variant } = await selectKernels();
   assert.equal(variant, 'relaxed');
+});
+
+test('a fresh Node process picks the relaxed build without any V8 flag', () => {
+  const script = `import { selectKernels } from ${JSON.stringify(new URL('../../src/backends/cpu/kernel-module.ts', import.meta.url).href)};
+    process.stdout.write((await selectKernels()).variant);`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(out, 'relaxed');
 });

@@ -40,23 +40,78 @@ async function readVariant(variant: KernelVariant): Promise<Uint8Array<ArrayBuff
 const compiled = new Map<KernelVariant, Promise<WebAssembly.Module | undefined>>();
 
 /**
- * Compiles one kernel build; resolves to undefined when this engine cannot run it
- * (relaxed SIMD on Node 20 without --experimental-wasm-relaxed-simd, for example).
+ * Node 20 (V8 11.3) implements relaxed SIMD behind --experimental-wasm-relaxed-simd; V8 reads the
+ * flag when a module is validated, so setting it at run time enables the relaxed build without
+ * the user passing a flag. Whether its results are right is checked separately (relaxedAgrees).
+ */
+async function enableRelaxedSimdInNode(): Promise<void> {
+  if (typeof process === 'undefined' || !process.versions?.node || Number(process.versions.node.split('.')[0]) >= 22) return;
+  const v8 = await import('node:v8');
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
+
+/**
+ * Compiles one kernel build; resolves to undefined when this engine cannot run it (relaxed SIMD
+ * on an engine without it).
  */
 export function compileKernels(variant: KernelVariant): Promise<WebAssembly.Module | undefined> {
   let p = compiled.get(variant);
   if (!p) {
-    p = readVariant(variant).then((bytes) => (WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : undefined));
+    p = readVariant(variant).then(async (bytes) => {
+      if (!WebAssembly.validate(bytes) && variant === 'relaxed') await enableRelaxedSimdInNode();
+      return WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : undefined;
+    });
     compiled.set(variant, p);
   }
   return p;
 }
 
+/**
+ * Detect, never assume: a relaxed-SIMD implementation may be wrong (V8 11.3's
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s is). The relaxed build is used only if it agrees with the
+ * baseline build on a canary: a Q8_0 matmul over the full int8 range must give the same bits
+ * (integer dot products), and an f32 attention the same values up to rounding (relaxed_madd may
+ * fuse the multiply-add, which changes the last bits, not the result).
+ */
+async function relaxedAgrees(relaxed: WebAssembly.Module, baseline: WebAssembly.Module): Promise<boolean> {
+  const run = async (module: WebAssembly.Module) => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const k = await instantiateKernels(module, memory);
+    const base = (k.heap_base() + 63) & ~63;
+    const bytes = new Uint8Array(memory.buffer);
+    const k32 = 64; // two Q8_0 blocks per row
+    const w = base, x = base + 1024, y = base + 2048, q = base + 3072, kv = base + 4096, scratch = base + 8192;
+    for (let i = 0; i < 1024; i++) bytes[w + i] = bytes[x + i] = (i * 167 + 13) & 0xff;
+    for (let blk = 0; blk < 8; blk++) {
+      // Scale 1.0 (f16 0x3C00) at the start of each 34-byte block, so every value is finite.
+      for (const p of [w + blk * 34, x + blk * 34]) [bytes[p], bytes[p + 1]] = [0x00, 0x3c];
+    }
+    k.matmul_q8_0(w, x, y, k32, 4, 0, 4, 1);
+    const f = new Float32Array(memory.buffer);
+    for (let i = 0; i < 256; i++) f[(q >> 2) + i] = f[(kv >> 2) + i] = Math.sin(i * 0.37) * 3;
+    k.attention_f32kv(q, kv, kv, y + 64, scratch, 1, 7, 2, 1, 16, 8, 0.25, 0, 0, 0, 2);
+    return { matmul: new Uint8Array(memory.buffer, y, 16).slice(), attention: new Float32Array(memory.buffer, y + 64, 32).slice() };
+  };
+  const [a, b] = await Promise.all([run(relaxed), run(baseline)]);
+  return a.matmul.every((v, i) => v === b.matmul[i]) && a.attention.every((v, i) => Math.abs(v - b.attention[i]!) <= 1e-5 * (1 + Math.abs(v)));
+}
+
+const relaxedChecked = new Map<WebAssembly.Module, Promise<boolean>>();
+
 /** The best build this engine runs, or the one asked for (which must then be supported). */
 export async function selectKernels(preferred?: KernelVariant): Promise<{ variant: KernelVariant; module: WebAssembly.Module }> {
   for (const variant of preferred ? [preferred] : KERNEL_VARIANTS) {
     const module = await compileKernels(variant);
-    if (module) return { variant, module };
+    if (!module) continue;
+    if (variant === 'relaxed' && !preferred) {
+      const baseline = await compileKernels('baseline');
+      if (baseline) {
+        let ok = relaxedChecked.get(module);
+        if (!ok) relaxedChecked.set(module, (ok = relaxedAgrees(module, baseline)));
+        if (!(await ok)) continue;
+      }
+    }
+    return { variant, module };
   }
   throw new WasmChordError(
     'INVALID_ARGUMENT',
