@@ -25,6 +25,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run -m <model> -p <prompt> [-n N] [--temp T] [--chat] [--json] ...   generate text (--help for all options)',
     load: async () => (await import('./run.js')).runCommand,
   },
+  compare: { summary: 'compare -m <model> -p <prompt> [--backends cpu,reference] [--json]   name the first node where two backends diverge', load: async () => (await import('./compare.js')).compareCommand },
 };
 
 function usage(): string {

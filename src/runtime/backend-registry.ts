@@ -8,6 +8,7 @@ import { WasmChordError, type ErrorCode } from '../errors.js';
 import type { Backend, BackendKind } from '../backends/backend.js';
 import { CpuBackend } from '../backends/cpu/backend.js';
 import type { KernelVariant } from '../backends/cpu/kernel-module.js';
+import { ReferenceBackend } from '../backends/reference/backend.js';
 import type { ModelDefinition } from '../model/model.js';
 
 export type BackendPreference = 'auto' | BackendKind;
@@ -34,6 +35,7 @@ interface BackendFactory {
 /** The backends of this build. WebGPU joins here when it lands. */
 const FACTORIES: readonly BackendFactory[] = [
   { kind: 'cpu', create: (r) => CpuBackend.create({ kernels: r.cpuKernels }) },
+  { kind: 'reference', create: async () => ReferenceBackend.create() },
 ];
 
 export const BACKEND_KINDS: readonly BackendKind[] = ['cpu', 'webgpu', 'reference'];

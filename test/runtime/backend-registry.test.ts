@@ -7,7 +7,7 @@ import { isWasmChordError } from '../../src/errors.js';
 import { encodeGGUF, kv, MemorySource, readGGUF, type GGUFFile, type GGUFKeyValue } from '../../src/gguf/index.js';
 import { WasmChord } from '../../src/index.js';
 import { GGMLType, typeInfo, type GGMLTypeId } from '../../src/quant/types.js';
-import { SHARED } from '../helpers/shared.js';
+import { readJson, SHARED } from '../helpers/shared.js';
 
 const STORIES = join(SHARED, 'models/stories260K.gguf');
 /** The same model with 256-wide rows, so that any block size fits. */
@@ -57,6 +57,20 @@ test("backend: 'webgpu' demands it: BACKEND_UNAVAILABLE when it cannot run", asy
   const runtime = await WasmChord.init({ backend: 'webgpu' });
   try {
     await assert.rejects(runtime.loadModel(STORIES), (e) => isWasmChordError(e, 'BACKEND_UNAVAILABLE') && /webgpu/.test(e.message));
+  } finally {
+    await runtime.dispose();
+  }
+});
+
+test("backend: 'reference' runs the plain TypeScript oracle, and it generates llama.cpp's tokens", async () => {
+  const runtime = await WasmChord.init({ backend: 'reference' });
+  try {
+    const model = await runtime.loadModel(STORIES, { kvType: 'f32' });
+    assert.match(model.info.backend, /^reference /);
+    assert.match(model.info.backendReason, /^reference: backend: 'reference'$/);
+    const ref = readJson<{ prompt: string; generated_tokens: number[] }>('reference/models/stories260K/once_upon_a_time.json');
+    const { tokens } = await model.generate(ref.prompt, { temperature: 0, maxTokens: 16, ignoreEos: true });
+    assert.deepEqual(tokens, ref.generated_tokens.slice(0, 16));
   } finally {
     await runtime.dispose();
   }

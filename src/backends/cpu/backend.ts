@@ -34,6 +34,7 @@ export interface CpuBackendOptions {
 }
 
 class CpuKVCache implements KVCacheHandle {
+  released = false;
   constructor(
     readonly spec: KVCacheSpec,
     readonly owner: CpuBackend,
@@ -53,10 +54,15 @@ interface BoundPlan {
 class CpuCompiledGraph implements CompiledGraph {
   /** One plan per KV cache element type (the attention kernels differ). */
   readonly plans = new Map<KVCacheType, BoundPlan>();
+  /** Token ids must index every embedding table (the kernels read rows unchecked). */
+  readonly tokenLimit: number;
   constructor(
     readonly graph: Graph,
     readonly owner: CpuBackend,
-  ) {}
+  ) {
+    const tables = graph.nodes.flatMap((n) => (n.op === 'embed' ? [n.table.shape[1] ?? 1] : []));
+    this.tokenLimit = Math.min(Infinity, ...tables);
+  }
 }
 
 /** Bytes read per request while streaming weights: bounds abort latency and HTTP range sizes. */
@@ -177,9 +183,9 @@ export class CpuBackend implements Backend {
 
   releaseKVCache(cache: KVCacheHandle): void {
     const c = this.#own(cache);
+    if (c.released) return;
     [...c.keys, ...c.values].forEach((p) => this.#arena.free(p));
-    c.keys.length = 0;
-    c.values.length = 0;
+    c.released = true;
   }
 
   compile(graph: Graph): CompiledGraph {
@@ -225,10 +231,13 @@ export class CpuBackend implements Backend {
       throw new WasmChordError('INVALID_ARGUMENT', 'this graph was compiled for another backend');
     }
     const kv = this.#own(cache);
-    if (kv.keys.length === 0) throw new WasmChordError('DISPOSED', 'this KV cache was released');
+    if (kv.released) throw new WasmChordError('DISPOSED', 'this KV cache was released');
     const { graph } = compiled;
     const { tokens, pos0 } = input;
-    if (tokens.length !== graph.nTokens) throw new Error(`run: ${tokens.length} tokens for a graph of ${graph.nTokens}`);
+    if (tokens.length !== graph.nTokens) throw new WasmChordError('INVALID_ARGUMENT', `${tokens.length} tokens for a graph of ${graph.nTokens}`);
+    for (const t of tokens) {
+      if (!(t >= 0 && t < compiled.tokenLimit)) throw new WasmChordError('INVALID_ARGUMENT', `token id ${t} is outside the embedding table (0..${compiled.tokenLimit - 1})`);
+    }
     const ctx = kv.spec.contextSize;
     if (!Number.isInteger(pos0) || pos0 < 0 || pos0 + tokens.length > ctx) {
       throw new WasmChordError('CONTEXT_FULL', `positions ${pos0}..${pos0 + tokens.length - 1} do not fit a context of ${ctx}`);
@@ -328,11 +337,18 @@ export class CpuBackend implements Backend {
     const kv = this.#own(cache);
     this.#checkRange(kv, n);
     if (layers.length !== kv.spec.layers.length) throw new WasmChordError('INVALID_ARGUMENT', `KV data for ${layers.length} layers, not ${kv.spec.layers.length}`);
+    // Every size is checked before anything is written, so a bad layer leaves the cache as it was.
+    kv.spec.layers.forEach((layer, l) => {
+      for (const which of ['keys', 'values'] as const) {
+        const expected = this.#kvRange(kv, l, which, 0, 0, n).bytes * layer.nKvHead;
+        const got = layers[l]![which].length;
+        if (got !== expected) throw new WasmChordError('INVALID_ARGUMENT', `layer ${l} ${which}: ${got} bytes, not ${expected}`);
+      }
+    });
     kv.spec.layers.forEach((layer, l) => {
       for (const which of ['keys', 'values'] as const) {
         const data = layers[l]![which];
         const per = this.#kvRange(kv, l, which, 0, 0, n).bytes;
-        if (data.length !== per * layer.nKvHead) throw new WasmChordError('INVALID_ARGUMENT', `layer ${l} ${which}: ${data.length} bytes, not ${per * layer.nKvHead}`);
         for (let h = 0; h < layer.nKvHead; h++) {
           this.#arena.bytes(this.#kvRange(kv, l, which, h, 0, n).start, per).set(data.subarray(h * per, (h + 1) * per));
         }
@@ -345,6 +361,8 @@ export class CpuBackend implements Backend {
     const { keep, discard, used } = shift;
     this.#checkRange(kv, used);
     if (!(keep >= 0 && discard > 0 && keep + discard <= used)) throw new WasmChordError('INVALID_ARGUMENT', `cannot shift ${keep}/${discard}/${used}`);
+    const unroped = kv.spec.layers.findIndex((l) => !l.rope);
+    if (unroped >= 0) throw new WasmChordError('INVALID_ARGUMENT', `layer ${unroped} has no RoPE: its cache cannot be shifted`);
     const count = used - keep - discard;
     const maxHeadDim = Math.max(...kv.spec.layers.map((l) => l.headDim));
     const tmp = this.#arena.alloc(Math.max(1, count) * (maxHeadDim + 1) * 4, 'a context shift');
@@ -353,8 +371,7 @@ export class CpuBackend implements Backend {
       positions.fill(-discard);
       const rows = tmp + count * 4;
       kv.spec.layers.forEach((layer, l) => {
-        const rope = layer.rope;
-        if (!rope) throw new WasmChordError('INVALID_ARGUMENT', `layer ${l} has no RoPE: its cache cannot be shifted`);
+        const rope = layer.rope!;
         for (let h = 0; h < layer.nKvHead; h++) {
           for (const which of ['keys', 'values'] as const) {
             const from = this.#kvRange(kv, l, which, h, keep + discard, count);
@@ -377,7 +394,7 @@ export class CpuBackend implements Backend {
   }
 
   #checkRange(kv: CpuKVCache, n: number): void {
-    if (kv.keys.length === 0) throw new WasmChordError('DISPOSED', 'this KV cache was released');
+    if (kv.released) throw new WasmChordError('DISPOSED', 'this KV cache was released');
     if (!Number.isInteger(n) || n < 0 || n > kv.spec.contextSize) throw new WasmChordError('INVALID_ARGUMENT', `${n} positions in a cache of ${kv.spec.contextSize}`);
   }
 
