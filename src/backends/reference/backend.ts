@@ -1,13 +1,14 @@
 /**
  * The reference backend: the readable oracle every backend is tested against (DESIGN: "plain
  * TypeScript backend"). A step is the graph's nodes evaluated in order by the functions of
- * ops.ts. No speed goal: weights stay as their file bytes in JS memory and are decoded a row at a
- * time when used; the KV cache is plain f32 arrays (holding f16 values for an f16 cache).
+ * ops.ts. No speed goal: weights are decoded to f32 once at load (4 bytes a weight: meant for
+ * the small models of tests and for debugging); the KV cache is plain f32 arrays (holding f16
+ * values for an f16 cache).
  */
 import { WasmChordError } from '../../errors.js';
 import type { GGUFFile, GGUFTensorInfo } from '../../gguf/reader.js';
 import { throwIfAborted } from '../../gguf/byte-source.js';
-import { canDequantize, dequantize, GGMLType, quantize, vecDotType, type GGMLTypeId, f16BitsToF32, f32ToF16Bits, GGML_TYPES, rowByteSize, roundToF16, typeName } from '../../quant/index.js';
+import { canDequantize, dequantize, GGMLType, quantize, vecDotType, type GGMLTypeId, f16BitsToF32, f32ToF16Bits, GGML_TYPES, roundToF16, typeName } from '../../quant/index.js';
 import {
   kvElementBytes,
   type Backend,
@@ -64,7 +65,8 @@ class ReferenceCompiledGraph implements CompiledGraph {
 /** A loaded tensor: its info and its bytes, as in the file. */
 interface Tensor {
   readonly info: WeightHandle;
-  readonly bytes: Uint8Array;
+  /** The tensor decoded once at load by the TS codecs (the oracle trades memory for time). */
+  readonly values: Float32Array;
 }
 
 export class ReferenceBackend implements Backend {
@@ -103,7 +105,7 @@ export class ReferenceBackend implements Backend {
       throwIfAborted(options.signal);
       const bytes = new Uint8Array(t.byteLength);
       await file.readTensorInto(t, bytes, options.signal);
-      this.#weights.set(t.name, { info: t, bytes });
+      this.#weights.set(t.name, { info: t, values: dequantize(t.type, bytes, t.elementCount) });
       loadedBytes += t.byteLength;
       options.onProgress?.({ loadedBytes, totalBytes });
     }
@@ -116,12 +118,11 @@ export class ReferenceBackend implements Backend {
     return t;
   }
 
-  /** Rows [first, first+count) of a weight, decoded. */
+  /** Rows [first, first+count) of a weight, decoded (a view: ops only read it). */
   #weightRows(w: WeightHandle, first: number, count: number): Float32Array {
-    const { bytes, info } = this.#tensor(w);
+    const { values, info } = this.#tensor(w);
     const width = info.shape[0]!;
-    const rowBytes = rowByteSize(info.type, width);
-    return dequantize(info.type, bytes.subarray(first * rowBytes, (first + count) * rowBytes), count * width);
+    return values.subarray(first * width, (first + count) * width);
   }
 
   createKVCache(spec: KVCacheSpec): KVCacheHandle {
