@@ -158,8 +158,9 @@ export interface DecoderLayer {
 export interface Decoder {
   readonly normKind: NormKind;
   readonly eps: number;
-  /** The input rows: token (and position) embeddings, scaled as the architecture wants. */
-  input(g: GraphBuilder): GraphNode;
+  readonly tokenEmbd: WeightHandle;
+  /** What the architecture does to the token embeddings (scale, add positions); none by default. */
+  input?(g: GraphBuilder, embedded: GraphNode): GraphNode;
   readonly layers: readonly DecoderLayer[];
   readonly outputNorm: NormWeights;
   readonly output: WeightHandle;
@@ -170,7 +171,8 @@ export interface Decoder {
 function buildDecoder(d: Decoder, step: StepShape): Graph {
   const g = new GraphBuilder(step.nTokens);
   const n = (name: string, x: GraphNode, w: NormWeights) => norm(g, name, x, d.normKind, w, d.eps);
-  let x = d.input(g);
+  const embedded = g.embed('inp_embd', d.tokenEmbd);
+  let x = d.input ? d.input(g, embedded) : embedded;
   d.layers.forEach((w, il) => {
     g.layer(il);
     let a = selfAttention(g, n('attn_norm', x, w.attnNorm), w.attn, w.attnConfig);

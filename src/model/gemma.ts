@@ -73,7 +73,8 @@ function defineGemmaFamily(file: GGUFFile, arch: GemmaArch, r: HParamReader, s: 
       normKind: 'rms',
       eps,
       // sqrtf(n_embd) in f32, as llama.cpp scales the embeddings.
-      input: (g) => g.scale('inp_scaled', g.embed('inp_embd', tokenEmbd), Math.fround(Math.sqrt(nEmbd))),
+      tokenEmbd,
+      input: (g, x) => g.scale('inp_scaled', x, Math.fround(Math.sqrt(nEmbd))),
       layers,
       outputNorm: { weight: d.required('output_norm.weight', [nEmbd]) },
       output,

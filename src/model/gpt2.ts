@@ -57,7 +57,8 @@ export function defineGpt2(file: GGUFFile): ModelDefinition {
     {
       normKind: 'layer',
       eps,
-      input: (g) => g.add('inpL', g.embed('inp_embd', tokenEmbd), g.positionEmbed('pos_embd', positionEmbd)),
+      tokenEmbd,
+      input: (g, x) => g.add('inpL', x, g.positionEmbed('pos_embd', positionEmbd)),
       layers,
       outputNorm: { weight: d.required('output_norm.weight', [nEmbd]), bias: d.required('output_norm.bias', [nEmbd]) },
       output,
@@ -93,16 +94,12 @@ export function defineStarcoder2(file: GGUFFile): ModelDefinition {
     };
   });
   return decoderModel(
-    {
-      arch: 'starcoder2',
-      contextLength: r.integer('context_length'),
-      vocabSize,
-    },
+    { arch: 'starcoder2', contextLength: r.integer('context_length'), vocabSize },
     d,
     {
       normKind: 'layer',
       eps,
-      input: (g) => g.embed('inp_embd', tokenEmbd),
+      tokenEmbd,
       layers,
       outputNorm: { weight: d.required('output_norm.weight', [nEmbd]), bias: d.required('output_norm.bias', [nEmbd]) },
       output,

@@ -64,16 +64,12 @@ export function defineLlamaFamily(file: GGUFFile, v: LlamaVariant): ModelDefinit
     };
   });
   return decoderModel(
-    {
-      arch: v.arch,
-      contextLength: r.integer('context_length'),
-      vocabSize,
-    },
+    { arch: v.arch, contextLength: r.integer('context_length'), vocabSize },
     d,
     {
       normKind: 'rms',
       eps,
-      input: (g) => g.embed('inp_embd', tokenEmbd),
+      tokenEmbd,
       layers,
       outputNorm: { weight: d.required('output_norm.weight', [nEmbd]) },
       output,

@@ -51,16 +51,12 @@ export function defineOpenElm(file: GGUFFile): ModelDefinition {
     };
   });
   return decoderModel(
-    {
-      arch: 'openelm',
-      contextLength: r.integer('context_length'),
-      vocabSize,
-    },
+    { arch: 'openelm', contextLength: r.integer('context_length'), vocabSize },
     d,
     {
       normKind: 'rms',
       eps,
-      input: (g) => g.embed('inp_embd', tokenEmbd),
+      tokenEmbd,
       layers,
       outputNorm: { weight: d.required('output_norm.weight', [nEmbd]) },
       output,

@@ -38,16 +38,12 @@ export function definePhi3(file: GGUFFile): ModelDefinition {
     };
   });
   return decoderModel(
-    {
-      arch: 'phi3',
-      contextLength: r.integer('context_length'),
-      vocabSize,
-    },
+    { arch: 'phi3', contextLength: r.integer('context_length'), vocabSize },
     d,
     {
       normKind: 'rms',
       eps,
-      input: (g) => g.embed('inp_embd', tokenEmbd),
+      tokenEmbd,
       layers,
       outputNorm: { weight: d.required('output_norm.weight', [nEmbd]) },
       output,

@@ -24,6 +24,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WasmChord, type Model } from '../../src/index.js';
+import { measureError } from '../../src/backends/op-tolerances.js';
 import { readF32, readJson, SHARED } from '../helpers/shared.js';
 
 interface ArchEntry {
@@ -108,19 +109,6 @@ function margin(l: ArrayLike<number>): number {
   return sorted[0]! - sorted[1]!;
 }
 
-function compare(ours: Float32Array, ref: Float32Array): { maxAbs: number; nmse: number } {
-  let maxAbs = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = ours[i]! - ref[i]!;
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-    num += d * d;
-    den += ref[i]! * ref[i]!;
-  }
-  return { maxAbs, nmse: num / den };
-}
-
 type Oracle = 'llama.cpp' | 'hf';
 const oracles = [
   ['llama.cpp', readJson<{ models: ArchEntry[] }>('reference/archs/index.json').models],
@@ -154,7 +142,7 @@ for (const [oracle, entries] of oracles) {
         await model.resetContext();
         const logits = await model.evaluate(ref.input_tokens, { allLogits: true });
         const expected = readF32(join(entry.dir, entry.prompt_logits));
-        const err = compare(logits, expected);
+        const err = measureError(expected, logits);
         t.diagnostic(`max abs ${err.maxAbs.toExponential(2)}, NMSE ${err.nmse.toExponential(2)}`);
         assert.ok(err.maxAbs <= bound.maxAbs, `max abs ${err.maxAbs}`);
         assert.ok(err.nmse <= bound.nmse, `NMSE ${err.nmse}`);

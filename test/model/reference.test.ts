@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WasmChord, type Model } from '../../src/index.js';
+import { measureError } from '../../src/backends/op-tolerances.js';
 import { readF32, readJson, SHARED } from '../helpers/shared.js';
 
 interface CaseIndex {
@@ -57,19 +58,6 @@ function boundFor(types: Record<string, number>): Bound {
 }
 
 const argmax = (l: Float32Array) => l.reduce((best, v, i) => (v > l[best]! ? i : best), 0);
-
-function compare(ours: Float32Array, ref: Float32Array): { maxAbs: number; nmse: number } {
-  let maxAbs = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = ours[i]! - ref[i]!;
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-    num += d * d;
-    den += ref[i]! * ref[i]!;
-  }
-  return { maxAbs, nmse: num / den };
-}
 
 /**
  * Our token at `step` must be llama.cpp's, or, at a near-tie, one that llama.cpp itself scores
@@ -122,7 +110,7 @@ for (const backend of ['cpu', 'reference'] as const) for (const entry of present
         if (name !== 'bos_only') assert.deepEqual(model.tokenize(ref.prompt), ref.prompt_tokens);
         await model.resetContext();
         const logits = await model.evaluate(ref.prompt_tokens);
-        const err = compare(logits, readF32(join(entry.dir, c.logits)));
+        const err = measureError(readF32(join(entry.dir, c.logits)), logits);
         t.diagnostic(`max abs ${err.maxAbs.toExponential(2)}, NMSE ${err.nmse.toExponential(2)}`);
         assert.ok(err.maxAbs <= bound.maxAbs, `max abs ${err.maxAbs}`);
         assert.ok(err.nmse <= bound.nmse, `NMSE ${err.nmse}`);
@@ -172,7 +160,7 @@ for (const entry of present) {
         if (!c.checks) continue;
         const ref = readJson<CaseJson>(join(entry.dir, c.json));
         await model.resetContext();
-        const ours = compare(await model.evaluate(ref.prompt_tokens), readF32(join(entry.dir, c.logits))).maxAbs;
+        const ours = measureError(readF32(join(entry.dir, c.logits)), await model.evaluate(ref.prompt_tokens)).maxAbs;
         const theirs = c.checks.kv_f16_vs_f32_last_prompt_logits_max_abs_diff;
         t.diagnostic(`${name}: ${ours.toFixed(5)} here, ${theirs.toFixed(5)} in llama.cpp`);
         assert.ok(Math.abs(ours - theirs) <= bound.maxAbs, `${name}: f16 cache moved logits by ${ours}, llama.cpp by ${theirs}`);
