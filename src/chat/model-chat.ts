@@ -7,9 +7,11 @@
  * no template, ChatML (`<|im_start|>role\ncontent<|im_end|>\n`), the format llama.cpp also falls
  * back to.
  */
+import { WasmChordError } from '../errors.js';
 import type { GGUFMetadata } from '../gguf/metadata.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { renderChatTemplate, type ChatMessage } from './template.js';
+import { unescapeSpecialText } from '../tokenizer/special-tokens.js';
+import { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './template.js';
 
 /** The ChatML template as ChatML models (e.g. OpenHermes-2.5) carry it. */
 export const CHATML_TEMPLATE =
@@ -24,6 +26,13 @@ export interface ChatPromptOptions {
   /** Use this template instead of the model's. */
   template?: string;
   variables?: Readonly<Record<string, unknown>>;
+  /**
+   * Let special-token text inside the messages (and tools, variables) become special tokens.
+   * Default false: `"</s>"` in a user message is the text "</s>", never the end-of-sequence
+   * token; only the template's own text (and bos_token/eos_token) yields special tokens.
+   */
+  parseSpecial?: boolean;
+  limits?: ChatTemplateOptions['limits'];
 }
 
 export interface ChatPrompt {
@@ -40,23 +49,28 @@ export function modelChatTemplate(metadata: GGUFMetadata, options: { toolUse?: b
 }
 
 export function buildChatPrompt(metadata: GGUFMetadata, tokenizer: Tokenizer, options: ChatPromptOptions): ChatPrompt {
+  if (options.template !== undefined && typeof options.template !== 'string') {
+    throw new WasmChordError('INVALID_ARGUMENT', `chatTemplate must be a string (got ${typeof options.template})`);
+  }
   const fromModel = modelChatTemplate(metadata, { toolUse: options.tools !== undefined });
   const template = options.template ?? fromModel ?? CHATML_TEMPLATE;
   const source = options.template !== undefined ? 'custom' : fromModel !== undefined ? 'model' : 'fallback';
   const bosToken = tokenText(tokenizer, tokenizer.bos);
   const eosToken = tokenText(tokenizer, tokenizer.eos);
-  const text = renderChatTemplate(template, {
+  const escaped = renderChatTemplate(template, {
     messages: options.messages,
     addGenerationPrompt: options.addGenerationPrompt ?? true,
     bosToken,
     eosToken,
     tools: options.tools,
     variables: options.variables,
+    limits: options.limits,
+    transformText: options.parseSpecial ? undefined : (t) => tokenizer.escapeSpecialText(t),
   });
   // A template that writes bos_token itself must not get a second BOS from the tokenizer.
-  const templateHasBos = tokenizer.addBos && bosToken !== '' && text.startsWith(bosToken);
-  const ids = tokenizer.encode(text, { addSpecial: !templateHasBos, parseSpecial: true });
-  return { text, ids, source };
+  const templateHasBos = tokenizer.addBos && bosToken !== '' && escaped.startsWith(bosToken);
+  const ids = tokenizer.encode(escaped, { addSpecial: !templateHasBos, parseSpecial: true, escaped: true });
+  return { text: unescapeSpecialText(escaped), ids, source };
 }
 
 const utf8 = new TextDecoder();

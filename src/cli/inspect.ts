@@ -11,6 +11,7 @@ import {
 } from '../gguf/index.js';
 import { readGGUFHeader } from '../gguf/open-source.js';
 import { typeName } from '../quant/types.js';
+import { CommandOutput } from './terminal.js';
 
 /** Arrays longer than this are summarised as { type, length }. */
 const MAX_LISTED_ITEMS = 16;
@@ -25,7 +26,10 @@ export async function inspectCommand(argv: string[]): Promise<number> {
     throw new WasmChordError('INVALID_ARGUMENT', 'usage: wasm-chord inspect <file|url> [--json]');
   }
   const file = await readGGUFHeader(positionals[0]!);
-  process.stdout.write(values.json ? `${JSON.stringify(toJson(file))}\n` : toText(file));
+  // Keys and tensor names come from the file: on a terminal, control characters are shown, not run.
+  const out = new CommandOutput({ raw: values.json });
+  out.write(values.json ? `${JSON.stringify(toJson(file))}\n` : toText(file));
+  await out.end();
   return 0;
 }
 
@@ -67,7 +71,8 @@ export interface InspectJson {
 }
 
 function toJson(file: GGUFFile): InspectJson {
-  const metadata: Record<string, unknown> = {};
+  // Keys come from the file: no prototype, so "__proto__" is a key like any other.
+  const metadata: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [key, kv] of file.metadata.entries()) metadata[key] = jsonValue(kv.value, kv.type);
   return {
     version: file.version,

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { WasmChordError } from '../errors.js';
 import { readGGUFHeader } from '../gguf/open-source.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { CommandOutput } from './terminal.js';
 
 const USAGE =
   'usage: wasm-chord tokenize -m <model> [--special] [--json] <text>\n' +
@@ -40,17 +41,21 @@ export async function tokenizeCommand(argv: string[]): Promise<number> {
       const ids = tokenizer.encode(text, { addSpecial: false, parseSpecial });
       return `${ids.map((id) => ` ${id}`).join('')}\n`;
     });
-    process.stdout.write(lines.join(''));
+    const out = new CommandOutput({ raw: true });
+    out.write(lines.join(''));
+    await out.end();
     return 0;
   }
   const ids = tokenizer.encode(positionals[0]!, { addSpecial: true, parseSpecial });
   const utf8 = new TextDecoder();
   const pieces = ids.map((id) => utf8.decode(tokenizer.tokenToPiece(id, { special: true })));
+  const out = new CommandOutput({ raw: values.json });
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ids, pieces })}\n`);
+    out.write(`${JSON.stringify({ ids, pieces })}\n`);
   } else {
-    process.stdout.write(ids.map((id, i) => `${String(id).padStart(6)} -> ${JSON.stringify(pieces[i])}\n`).join(''));
+    out.write(ids.map((id, i) => `${String(id).padStart(6)} -> ${JSON.stringify(pieces[i])}\n`).join(''));
   }
+  await out.end();
   return 0;
 }
 

@@ -5,8 +5,8 @@
  */
 import { WasmChordError } from '../errors.js';
 import { throwIfAborted } from '../gguf/byte-source.js';
-import { checkKnownKeys, checkNumber } from '../validate.js';
-import { Sampler, type SamplingOptions } from './sampler.js';
+import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkSignal, checkStringArray } from '../validate.js';
+import { checkLogits, Sampler, type SamplingOptions } from './sampler.js';
 import type { Session } from './session.js';
 import { StopStringFilter } from './stop-strings.js';
 
@@ -78,8 +78,12 @@ export async function* generate(
 ): AsyncGenerator<GenerationStep, StopReason> {
   const maxTokens = options.maxTokens === undefined ? 256 : checkNumber('maxTokens', options.maxTokens, { min: 0, integer: true });
   if (prompt.length === 0) throw new WasmChordError('INVALID_ARGUMENT', 'the prompt is empty (no tokens)');
-  const sample: SamplerFunction = options.sampler ?? samplerFunction(new Sampler(options));
-  const stop = new StopStringFilter(options.stop ?? []);
+  checkFunction('sampler', options.sampler);
+  checkBoolean('ignoreEos', options.ignoreEos);
+  checkSignal('signal', options.signal);
+  const vocab = session.model.vocabSize;
+  const sample: SamplerFunction = options.sampler ? customSampler(options.sampler, vocab) : samplerFunction(new Sampler(options));
+  const stop = new StopStringFilter(checkStringArray('stop', options.stop) ?? []);
   // The text continues the prompt, so a leading space is kept (" upon" after "Once"), unlike
   // detokenizing the generated ids on their own.
   const decoder = tokenizer.createStreamDecoder({ skipSpecial: true, stripLeadingSpace: false });
@@ -158,4 +162,16 @@ export function checkContextShift(value: unknown): { nKeep?: number } | undefine
 
 function samplerFunction(sampler: Sampler): SamplerFunction {
   return (logits, history) => sampler.sample(logits, history);
+}
+
+/** A caller's sampler: it sees checked logits, and must answer a token id of the vocabulary. */
+function customSampler(sampler: SamplerFunction, vocab: number): SamplerFunction {
+  return (logits, history) => {
+    checkLogits(logits);
+    const id = sampler(logits, history);
+    if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+      throw new WasmChordError('INVALID_ARGUMENT', `the sampler returned ${String(id)}, which is not a token id (0..${vocab - 1})`);
+    }
+    return id;
+  };
 }

@@ -83,6 +83,10 @@ function selectTopK(x: Float32Array, k: number): number[] {
 }
 
 function resolve(o: SamplingOptions): ResolvedSampling {
+  if (typeof o !== 'object' || o === null) throw new WasmChordError('INVALID_ARGUMENT', 'sampling options must be an object');
+  if (o.logitBias !== undefined && (typeof o.logitBias !== 'object' || o.logitBias === null)) {
+    throw new WasmChordError('INVALID_ARGUMENT', `option logitBias must be an object or a Map of token id -> bias (got ${String(o.logitBias)})`);
+  }
   const bias = o.logitBias === undefined ? [] : o.logitBias instanceof Map ? [...o.logitBias] : Object.entries(o.logitBias);
   return {
     temperature: optionalNumber('temperature', o.temperature, 0.8, { min: 0, max: 1e6 }),
@@ -115,6 +119,39 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
+/**
+ * Throws MODEL_INVALID when `logits` hold NaN or +Infinity: a model whose weights or
+ * hyper-parameters are broken (NaN weights, a zero RoPE base, ...) would otherwise generate
+ * token 0 forever, silently. -Infinity is a legitimate (banned) logit.
+ */
+export function checkLogits(logits: ArrayLike<number>): void {
+  for (let i = 0; i < logits.length; i++) {
+    if (!(logits[i]! < Infinity)) throw invalidLogit(logits[i]!, i);
+  }
+}
+
+function invalidLogit(value: number, id: number): WasmChordError {
+  return new WasmChordError(
+    'MODEL_INVALID',
+    `the model computed a logit of ${value} (token ${id}): its weights or hyper-parameters are invalid`,
+  );
+}
+
+/** argmax that also refuses NaN and +Infinity (one pass for both). */
+function checkedArgmax(values: Float32Array): number {
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v > bestValue) {
+      if (v === Infinity) throw invalidLogit(v, i);
+      bestValue = v;
+      best = i;
+    } else if (v !== v) throw invalidLogit(v, i);
+  }
+  return best;
+}
+
 export class Sampler {
   readonly options: Readonly<ResolvedSampling>;
   readonly #rng: Rng;
@@ -138,7 +175,8 @@ export class Sampler {
     const o = this.options;
     const n = logits.length;
     const needsWork = o.logitBias.length > 0 || this.#penaltiesActive(history);
-    if (this.greedy && !needsWork) return argmax(logits);
+    if (this.greedy && !needsWork) return checkedArgmax(logits);
+    checkLogits(logits);
 
     if (this.#work.length !== n) {
       this.#work = new Float32Array(n);
@@ -192,7 +230,11 @@ export class Sampler {
     kept.sort((a, b) => x[b]! - x[a]! || a - b);
     let count = kept.length;
     while (count > 0 && x[kept[count - 1]!] === -Infinity) count--;
-    if (count === 0) throw new WasmChordError('INVALID_ARGUMENT', 'every token is banned (all logits are -Infinity)');
+    if (count === 0) {
+      // Banned by the caller's logitBias, or by the model itself (a broken file).
+      const code = this.options.logitBias.length > 0 ? 'INVALID_ARGUMENT' : 'MODEL_INVALID';
+      throw new WasmChordError(code, 'every token is banned (all logits are -Infinity)');
+    }
     this.#ids.set(kept.slice(0, count));
     return count;
   }

@@ -32,24 +32,44 @@ export interface SessionSnapshot {
   readonly layers: readonly KVLayerData[];
 }
 
+/** The most logits one evaluate call returns with allLogits (1 GiB of floats). */
+const MAX_ALL_LOGITS = 2 ** 28;
+
 export class Session {
   readonly contextSize: number;
   readonly batchSize: number;
   readonly kvType: KVCacheType;
   #tokens: number[] = [];
   #cache: KVCacheHandle | undefined;
+  // Dropped at dispose, so that a disposed session (still referenced by its caller) does not
+  // keep the backend's memory alive.
+  #backend: Backend | undefined;
+  #graphs: GraphCache | undefined;
 
   constructor(
-    private readonly backend: Backend,
+    backend: Backend,
     readonly model: ModelDefinition,
     /** Shared by every session of the model: compiled graphs and the step queue. */
-    readonly graphs: GraphCache,
+    graphs: GraphCache,
     options: SessionOptions,
   ) {
     this.contextSize = options.contextSize;
     this.batchSize = options.batchSize;
     this.kvType = options.kvType;
+    this.#backend = backend;
+    this.#graphs = graphs;
     this.#cache = backend.createKVCache({ contextSize: options.contextSize, type: options.kvType, layers: model.kvLayers });
+  }
+
+  /** The model's compiled graphs and step queue (DISPOSED once this session is). */
+  get graphs(): GraphCache {
+    if (!this.#graphs) throw disposedError();
+    return this.#graphs;
+  }
+
+  get backend(): Backend {
+    if (!this.#backend) throw disposedError();
+    return this.#backend;
   }
 
   /** The tokens whose keys and values are in the cache, in order. */
@@ -94,15 +114,22 @@ export class Session {
       );
     }
     const vocab = this.model.vocabSize;
+    if (options.allLogits && tokens.length * vocab > MAX_ALL_LOGITS) {
+      throw new WasmChordError(
+        'INVALID_ARGUMENT',
+        `allLogits for ${tokens.length} tokens would be ${tokens.length * vocab} floats; evaluate at most ${Math.floor(MAX_ALL_LOGITS / vocab)} tokens at a time`,
+      );
+    }
     const all = options.allLogits ? new Float32Array(tokens.length * vocab) : undefined;
     let last: Float32Array | undefined;
     for (let start = 0; start < tokens.length; start += this.batchSize) {
       throwIfAborted(options.signal);
       const batch = tokens.slice(start, start + this.batchSize);
       const graph = this.graphs.get(batch.length, !!all);
-      last = await this.graphs.serial(() =>
-        this.backend.run(graph, { tokens: Int32Array.from(batch), pos0: this.#tokens.length }, this.#live()),
-      );
+      last = await this.graphs.serial(() => {
+        const cache = this.#live();
+        return this.backend.run(graph, { tokens: Int32Array.from(batch), pos0: this.#tokens.length }, cache);
+      });
       this.#tokens.push(...batch);
       all?.set(last, start * vocab);
     }
@@ -150,16 +177,27 @@ export class Session {
   /** Releases the cache once no step of this model is running; later calls give DISPOSED. */
   async dispose(): Promise<void> {
     const cache = this.#cache;
-    if (!cache) return;
+    const backend = this.#backend;
+    const graphs = this.#graphs;
+    if (!cache || !backend || !graphs) return;
     this.#cache = undefined;
     this.#tokens = [];
-    await this.graphs.serial(() => this.backend.releaseKVCache(cache));
+    try {
+      await graphs.serial(() => backend.releaseKVCache(cache));
+    } finally {
+      this.#backend = undefined;
+      this.#graphs = undefined;
+    }
   }
 
   #live(): KVCacheHandle {
-    if (!this.#cache) throw new WasmChordError('DISPOSED', 'this session was disposed');
+    if (!this.#cache) throw disposedError();
     return this.#cache;
   }
+}
+
+function disposedError(): WasmChordError {
+  return new WasmChordError('DISPOSED', 'this session was disposed');
 }
 
 /**

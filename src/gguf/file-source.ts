@@ -37,9 +37,19 @@ export class FileSource implements ByteSource {
         cause: err,
       });
     }
+    // A named pipe, a device or a directory is refused before it is opened: opening a FIFO for
+    // reading blocks until some writer appears, possibly forever. O_NONBLOCK (where the platform
+    // has it) covers a path swapped for a FIFO in between; the check after opening refuses it.
+    try {
+      if (!(await fs.stat(path)).isFile()) throw new WasmChordError('SOURCE_IO', `${path} is not a regular file`);
+    } catch (err) {
+      if (err instanceof WasmChordError) throw err;
+      throw new WasmChordError('SOURCE_IO', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    }
     let handle: FileHandle;
     try {
-      handle = await fs.open(path, 'r');
+      const { O_RDONLY, O_NONBLOCK } = (await import('node:fs')).constants ?? {};
+      handle = await fs.open(path, O_RDONLY !== undefined && O_NONBLOCK !== undefined ? O_RDONLY | O_NONBLOCK : 'r');
     } catch (err) {
       throw new WasmChordError('SOURCE_IO', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }

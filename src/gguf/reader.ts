@@ -26,11 +26,22 @@ import {
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
-/** Limits that no real model comes near; they keep hostile headers cheap to refuse. */
+/**
+ * Limits that no real model comes near (the largest real headers, tokenizers of ~260k tokens,
+ * take a few tens of MB); they keep hostile headers cheap to refuse, even from a source that
+ * claims far more bytes than it has.
+ */
 export const GGUF_LIMITS = {
   maxStringBytes: 64 << 20,
   maxArrayDepth: 4,
   maxDims: 4,
+  /** Tensors, and metadata entries, in one file (real models have hundreds to a few thousand). */
+  maxTensors: 1 << 20,
+  maxMetadataEntries: 1 << 20,
+  /** Items in one metadata array. */
+  maxArrayLength: 1 << 24,
+  /** Bytes from the start of the file to the end of the tensor infos. */
+  maxHeaderBytes: 64 << 20,
 } as const;
 
 export interface GGUFTensorInfo {
@@ -109,8 +120,8 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
     );
   }
   await c.ensure(16);
-  const tensorCount = c.count('tensor count', 24);
-  const kvCount = c.count('metadata count', 13);
+  const tensorCount = c.count('tensor count', 24, GGUF_LIMITS.maxTensors);
+  const kvCount = c.count('metadata count', 13, GGUF_LIMITS.maxMetadataEntries);
 
   const entries = new Map<string, GGUFKeyValue>();
   for (let i = 0; i < kvCount; i++) {
@@ -243,6 +254,12 @@ class HeaderCursor {
   /** Makes the next `n` bytes available, or throws GGUF_TRUNCATED. */
   async ensure(n: number): Promise<void> {
     if (this.has(n)) return;
+    if (this.pos + n > GGUF_LIMITS.maxHeaderBytes && n <= this.remaining) {
+      throw new WasmChordError(
+        'GGUF_LIMIT_EXCEEDED',
+        `the GGUF header of ${this.source.name} runs past ${GGUF_LIMITS.maxHeaderBytes} bytes (offset ${this.pos} + ${n}); no real model's header is that large`,
+      );
+    }
     if (n > this.remaining) {
       throw new WasmChordError(
         'GGUF_TRUNCATED',
@@ -299,7 +316,7 @@ class HeaderCursor {
   }
 
   /** A u64 count whose items need at least `minItemBytes` each in the rest of the file. */
-  count(what: string, minItemBytes: number): number {
+  count(what: string, minItemBytes: number, max: number = Number.MAX_SAFE_INTEGER): number {
     const n = this.u64();
     const room = Math.floor(this.remaining / minItemBytes);
     if (n > BigInt(room)) {
@@ -308,6 +325,7 @@ class HeaderCursor {
         `${what} ${n} cannot fit in the ${this.remaining} bytes left in ${this.source.name}`,
       );
     }
+    if (n > BigInt(max)) throw new WasmChordError('GGUF_LIMIT_EXCEEDED', `${what} ${n} is more than the ${max} accepted`);
     return Number(n);
   }
 
@@ -394,7 +412,7 @@ class HeaderCursor {
     const fixed = fixedValueSize(itemType);
     // Smallest encoding of one item: a string is at least its u64 length, an array its header.
     const minItem = fixed ?? (itemType === GGUFValueType.STRING ? 8 : 12);
-    const length = this.count(`array length of "${key}"`, minItem);
+    const length = this.count(`array length of "${key}"`, minItem, GGUF_LIMITS.maxArrayLength);
     if (fixed !== undefined) {
       await this.ensure(length * fixed);
       return { itemType, items: this.numericItems(itemType, length, key) };

@@ -39,7 +39,7 @@ function softcapOf(r: HParamReader, name: string, fallback: number): number {
 
 function defineGemmaFamily(file: GGUFFile, arch: GemmaArch, r: HParamReader, s: AttentionShape, v: GemmaVariant): ModelDefinition {
   const { nEmbd, nLayer, nHead, nHeadKv, headDim, nRot } = s;
-  const eps = r.number('attention.layer_norm_rms_epsilon');
+  const eps = r.epsilon('attention.layer_norm_rms_epsilon');
   const nFf = r.integer('feed_forward_length');
   const d = new WeightDeclarations(file, arch);
   // Always tied: llama.cpp ignores any output.weight for these archs.
@@ -86,7 +86,7 @@ function defineGemmaFamily(file: GGUFFile, arch: GemmaArch, r: HParamReader, s: 
 export function defineGemma(file: GGUFFile): ModelDefinition {
   const r = new HParamReader(file, 'gemma');
   const s = r.attentionShape();
-  const rope = { window: 0, freqBase: r.optionalNumber('rope.freq_base', 10000), freqScale: r.ropeFreqScale() };
+  const rope = { window: 0, freqBase: r.optionalPositive('rope.freq_base', 10000), freqScale: r.ropeFreqScale() };
   return defineGemmaFamily(file, 'gemma', r, s, {
     postNorms: false,
     qkNorm: false,
@@ -102,7 +102,7 @@ export function defineGemma2(file: GGUFFile): ModelDefinition {
   const s = r.attentionShape();
   // llama.cpp's defaults when the keys are absent: Gemma 2's window 4096 and caps 50 / 30.
   const nSwa = r.optionalInteger('attention.sliding_window', 4096);
-  const freqBase = r.optionalNumber('rope.freq_base', 10000);
+  const freqBase = r.optionalPositive('rope.freq_base', 10000);
   const freqScale = r.ropeFreqScale();
   // llama.cpp knows the Q scale only for 26/42 layers (1/√key_length) and 46 (27B: 1/√(n_embd/
   // n_head)) and aborts otherwise; we take 1/√key_length, which is HF's default
@@ -130,8 +130,8 @@ export function defineGemma3(file: GGUFFile): ModelDefinition {
   const isLocal = (il: number) => nSwa > 0 && (pattern === 0 || il % pattern < pattern - 1);
   // Local layers: their own base (10000 unless the file says) and no scaling; global layers: the
   // model's base and scaling.
-  const local = { window: nSwa, freqBase: r.optionalNumber('rope.freq_base_swa', 10000), freqScale: 1 };
-  const global = { window: 0, freqBase: r.optionalNumber('rope.freq_base', 10000), freqScale: r.ropeFreqScale() };
+  const local = { window: nSwa, freqBase: r.optionalPositive('rope.freq_base_swa', 10000), freqScale: 1 };
+  const global = { window: 0, freqBase: r.optionalPositive('rope.freq_base', 10000), freqScale: r.ropeFreqScale() };
   // As for gemma2, the 27B (62 layers) scales Q by 1/√(n_embd/n_head); the others by 1/√key_length.
   const qScale = s.nLayer === 62 ? 1 / Math.sqrt(s.nEmbd / s.nHead) : 1 / Math.sqrt(s.headDim);
   // Real Gemma 3 has no final soft-cap; when a file sets one, the llama.cpp graph the reference

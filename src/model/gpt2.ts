@@ -36,7 +36,7 @@ export function defineGpt2(file: GGUFFile): ModelDefinition {
   // One learned row per trained position (as llama.cpp requires): the context cannot go further.
   const positionEmbd = d.required('position_embd.weight', [nEmbd, nCtx]);
   const qkvWidth = (nHead + 2 * nHeadKv) * headDim;
-  const eps = r.number('attention.layer_norm_epsilon');
+  const eps = r.epsilon('attention.layer_norm_epsilon');
   const layers = Array.from({ length: nLayer }, (_, l): DecoderLayer => {
     const { w, b } = biased(d, l);
     return {
@@ -70,7 +70,7 @@ export function defineStarcoder2(file: GGUFFile): ModelDefinition {
   const r: HParamReader = new HParamReader(file, 'starcoder2');
   const { nEmbd, nLayer, nHead, nHeadKv, headDim, nRot } = r.attentionShape();
   const nFf = r.integer('feed_forward_length');
-  const eps = r.number('attention.layer_norm_epsilon');
+  const eps = r.epsilon('attention.layer_norm_epsilon');
   const d = new WeightDeclarations(file, 'starcoder2');
   const { vocabSize, tokenEmbd, output } = d.embeddings(nEmbd, 'optional');
   const rope = r.rope('neox', headDim, nRot);

@@ -72,8 +72,29 @@ export class HParamReader {
 
   positive(name: string): number {
     const v = this.number(name);
-    this.require(v > 0, `${this.#key(name)} must be positive`);
+    this.require(v > 0, `${this.#key(name)} is ${v}; it must be positive`);
     return v;
+  }
+
+  optionalPositive(name: string, fallback: number): number {
+    return this.has(name) ? this.positive(name) : fallback;
+  }
+
+  /** A norm's epsilon: finite and positive (a negative or NaN one makes every output NaN). */
+  epsilon(name: string): number {
+    return this.positive(name);
+  }
+
+  /**
+   * block_count: positive, and at most the number of tensors in the file (every layer has some),
+   * so that an absurd count is refused before anything is sized or looped over by it.
+   */
+  blockCount(): number {
+    const n = this.integer('block_count');
+    const tensors = this.file.tensors.length;
+    this.require(n > 0, `${this.#key('block_count')} is 0: the model has no layers`);
+    this.require(n <= tensors, `${this.#key('block_count')} is ${n}, but the file has only ${tensors} tensors`);
+    return n;
   }
 
   optionalString(name: string, fallback: string): string {
@@ -87,7 +108,7 @@ export class HParamReader {
   /** embedding_length, block_count, head counts, head size and RoPE dimensions, checked. */
   attentionShape(): AttentionShape {
     const nEmbd = this.integer('embedding_length');
-    const nLayer = this.integer('block_count');
+    const nLayer = this.blockCount();
     const nHead = this.integer('attention.head_count');
     const nHeadKv = this.optionalInteger('attention.head_count_kv', nHead);
     this.require(nEmbd > 0 && nLayer > 0 && nHead > 0, `${nLayer} layers of width ${nEmbd} with ${nHead} heads`);
@@ -102,7 +123,7 @@ export class HParamReader {
 
   /** RoPE of the file's base (default 10000) and scaling, for heads of `headDim` rotating `nRot`. */
   rope(mode: RopeMode, headDim: number, nRot: number): Omit<RopeParams, 'nHead'> {
-    return { headDim, nRot, mode, freqBase: this.optionalNumber('rope.freq_base', 10000), freqScale: this.ropeFreqScale() };
+    return { headDim, nRot, mode, freqBase: this.optionalPositive('rope.freq_base', 10000), freqScale: this.ropeFreqScale() };
   }
 
   /** `rope.scaling.*` as a frequency scale: 1/factor for linear scaling, 1 for none. */

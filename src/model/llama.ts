@@ -28,7 +28,7 @@ export const defineLlama = (file: GGUFFile) => defineLlamaFamily(file, { arch: '
 export function defineLlamaFamily(file: GGUFFile, v: LlamaVariant): ModelDefinition {
   const r: HParamReader = new HParamReader(file, v.arch);
   const { nEmbd, nLayer, nHead, nHeadKv, headDim, nRot } = r.attentionShape();
-  const eps = r.number('attention.layer_norm_rms_epsilon');
+  const eps = r.epsilon('attention.layer_norm_rms_epsilon');
   const nExpert = v.moe ? r.integer('expert_count') : r.optionalInteger('expert_count', 0);
   const nExpertUsed = nExpert > 0 ? r.integer('expert_used_count') : 0;
   r.require(nExpert > 0 ? nExpertUsed > 0 && nExpertUsed <= nExpert : !v.moe, `${nExpertUsed} of ${nExpert} experts used`);

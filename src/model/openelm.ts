@@ -12,20 +12,20 @@ import { decoderModel, gatedFfn, type DecoderLayer } from './blocks.js';
 export function defineOpenElm(file: GGUFFile): ModelDefinition {
   const r: HParamReader = new HParamReader(file, 'openelm');
   const nEmbd = r.integer('embedding_length');
-  const nLayer = r.integer('block_count');
+  const nLayer = r.blockCount();
   const nHeads = r.perLayer('attention.head_count', nLayer);
   const nKvHeads = r.perLayer('attention.head_count_kv', nLayer);
   const nFfs = r.perLayer('feed_forward_length', nLayer);
   // The head size is shared by all layers (the converter writes key_length = head_dim).
   const headDim = r.integer('attention.key_length');
   const nRot = r.optionalInteger('rope.dimension_count', headDim);
-  const eps = r.number('attention.layer_norm_rms_epsilon');
+  const eps = r.epsilon('attention.layer_norm_rms_epsilon');
   r.require(headDim > 0, 'head size 0');
   r.require(r.optionalInteger('attention.value_length', headDim) === headDim, 'value_length differs from key_length');
   r.require(nRot > 0 && nRot % 2 === 0 && nRot <= headDim, `RoPE dimensions ${nRot} for head size ${headDim}`);
   nHeads.forEach((nHead, l) => {
     const nKv = nKvHeads[l]!;
-    r.require(nKv > 0 && nHead % nKv === 0, `layer ${l}: ${nHead} heads cannot share ${nKv} KV heads`);
+    r.require(nHead > 0 && nKv > 0 && nHead % nKv === 0, `layer ${l}: ${nHead} heads cannot share ${nKv} KV heads`);
     r.require(nFfs[l]! > 0, `layer ${l}: FFN width 0`);
   });
 

@@ -15,7 +15,7 @@ export function definePhi3(file: GGUFFile): ModelDefinition {
   const r: HParamReader = new HParamReader(file, 'phi3');
   const { nEmbd, nLayer, nHead, nHeadKv, headDim, nRot } = r.attentionShape();
   const nFf = r.integer('feed_forward_length');
-  const eps = r.number('attention.layer_norm_rms_epsilon');
+  const eps = r.epsilon('attention.layer_norm_rms_epsilon');
   const window = r.optionalInteger('attention.sliding_window', 0);
 
   const d = new WeightDeclarations(file, 'phi3');

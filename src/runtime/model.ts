@@ -10,11 +10,11 @@ import type { GenerationStep } from '../engine/generate.js';
 import { checkContextShift, type ContextShift } from '../engine/generate.js';
 import { Session } from '../engine/session.js';
 import type { ModelDefinition } from '../model/model.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import type { DecodeOptions, Tokenizer } from '../tokenizer/index.js';
 import { buildChatPrompt } from '../chat/index.js';
 import type { GGUFMetadata } from '../gguf/metadata.js';
-import { checkKnownKeys, optionalNumber } from '../validate.js';
-import { ModelSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
+import { checkBoolean, checkKnownKeys, checkString, optionalNumber } from '../validate.js';
+import { INFER_OPTION_KEYS, ModelSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
 
 export { ModelSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
 
@@ -59,8 +59,10 @@ export class Model {
   readonly #metadata: GGUFMetadata;
   readonly #definition: ModelDefinition;
   readonly #template: Session;
-  readonly #backend: Backend;
-  readonly #onDispose: () => void;
+  // Dropped at dispose, so that a disposed model that its caller still holds does not keep the
+  // backend (and its memory) alive.
+  #backend: Backend | undefined;
+  #onDispose: (() => void) | undefined;
   readonly #sessions = new Set<ModelSession>();
   readonly #default: ModelSession;
   #disposed = false;
@@ -85,15 +87,31 @@ export class Model {
   }
 
   tokenize(text: string, options: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
+    checkKnownKeys('tokenize', options, ['addSpecial', 'parseSpecial']);
+    checkBoolean('addSpecial', options.addSpecial);
+    checkBoolean('parseSpecial', options.parseSpecial);
     return this.tokenizer.encode(text, options);
   }
 
-  detokenize(tokens: readonly number[], options: { skipSpecial?: boolean } = {}): string {
+  detokenize(tokens: readonly number[], options: DecodeOptions = {}): string {
+    checkKnownKeys('detokenize', options, ['skipSpecial', 'stripLeadingSpace', 'cleanSpaces']);
+    for (const key of ['skipSpecial', 'stripLeadingSpace', 'cleanSpaces'] as const) checkBoolean(key, options[key]);
     return this.tokenizer.decode(tokens, options);
   }
 
-  /** The token ids a prompt becomes (chat messages through the model's chat template). */
+  /**
+   * The token ids a prompt becomes (chat messages through the model's chat template). Special-
+   * token text in a string prompt, or in the messages, stays text unless `parseSpecial` is true;
+   * the chat template's own special tokens are always parsed.
+   */
   promptTokens(prompt: Prompt, options: InferOptions = {}): number[] {
+    checkKnownKeys('prompt', options, [...INFER_OPTION_KEYS]);
+    checkBoolean('parseSpecial', options.parseSpecial);
+    checkBoolean('addSpecial', options.addSpecial);
+    checkString('chatTemplate', options.chatTemplate);
+    if (options.tools !== undefined && !Array.isArray(options.tools)) {
+      throw new WasmChordError('INVALID_ARGUMENT', 'option tools must be an array');
+    }
     if (typeof prompt === 'string') {
       return this.tokenize(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? false });
     }
@@ -104,6 +122,7 @@ export class Model {
       messages: prompt,
       template: options.chatTemplate,
       tools: options.tools,
+      parseSpecial: options.parseSpecial ?? false,
     }).ids;
   }
 
@@ -123,7 +142,7 @@ export class Model {
       throw new WasmChordError('INVALID_ARGUMENT', `option kvType must be "f16" or "f32" (got ${String(kvType)})`);
     }
     checkContextShift(options.contextShift);
-    const session = new Session(this.#backend, this.#definition, t.graphs, { contextSize, kvType, batchSize: t.batchSize });
+    const session = new Session(this.#backend!, this.#definition, t.graphs, { contextSize, kvType, batchSize: t.batchSize });
     return this.#adopt(session, options.contextShift);
   }
 
@@ -183,8 +202,15 @@ export class Model {
     if (this.#disposed) return;
     this.#disposed = true;
     await Promise.all([...this.#sessions].map((s) => s.dispose()));
-    await this.#backend.dispose();
-    this.#onDispose();
+    const backend = this.#backend!;
+    const onDispose = this.#onDispose!;
+    this.#backend = undefined;
+    this.#onDispose = undefined;
+    try {
+      await backend.dispose();
+    } finally {
+      onDispose();
+    }
   }
 
   #adopt(session: Session, contextShift: ContextShift | undefined): ModelSession {

@@ -17,10 +17,14 @@ import type { Session } from '../engine/session.js';
 import { decodeSessionState, encodeSessionState, type StateLayout } from '../engine/session-state.js';
 import type { ChatMessage } from '../chat/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { checkKnownKeys } from '../validate.js';
+import { checkBoolean, checkKnownKeys, checkSignal, describe } from '../validate.js';
 
 export interface InferOptions extends GenerateOptions {
-  /** Parse special-token text (like "<|im_end|>") in a string prompt. Default false. */
+  /**
+   * Parse special-token text (like "<|im_end|>") in a string prompt, or in the content of chat
+   * messages, as special tokens. Default false: it stays text (the chat template's own special
+   * tokens are parsed either way).
+   */
   parseSpecial?: boolean;
   /** Add the BOS token to a string prompt when the model asks for it. Default true. */
   addSpecial?: boolean;
@@ -36,7 +40,7 @@ export interface InferOptions extends GenerateOptions {
  */
 export type Prompt = string | readonly ChatMessage[];
 
-const INFER_KEYS = [
+export const INFER_OPTION_KEYS = [
   ...SAMPLING_OPTION_KEYS,
   'maxTokens', 'stop', 'ignoreEos', 'sampler', 'contextShift', 'signal', 'parseSpecial', 'addSpecial', 'chatTemplate', 'tools',
 ] as const;
@@ -107,11 +111,22 @@ export class ModelSession {
   /**
    * Streams each step (the sampled token and the text it completed), and returns the whole
    * result (text, tokens, stop reason, timings) when iterated to the end.
+   *
+   * A stream holds its session until it ends: iterate it to the end, or stop early with
+   * `break` (or `return()`). A stream that is simply dropped half-way releases the session when
+   * it is garbage-collected.
    */
-  async *generateStream(prompt: Prompt, options: InferOptions = {}): AsyncGenerator<GenerationStep, GenerationResult> {
+  generateStream(prompt: Prompt, options: InferOptions = {}): AsyncGenerator<GenerationStep, GenerationResult> {
+    const lease: Lease = {};
+    const stream = this.#stream(prompt, options, lease);
+    abandonedStreams.register(stream, lease, lease);
+    return stream;
+  }
+
+  async *#stream(prompt: Prompt, options: InferOptions, lease: Lease): AsyncGenerator<GenerationStep, GenerationResult> {
     let text = '';
     const tokens: number[] = [];
-    const run = this.#run(prompt, options);
+    const run = this.#run(prompt, options, lease);
     try {
       for (;;) {
         const step = await run.next();
@@ -129,10 +144,12 @@ export class ModelSession {
   async *#run(
     prompt: Prompt,
     options: InferOptions,
+    lease: Lease,
   ): AsyncGenerator<GenerationStep, Omit<GenerationResult, 'text' | 'tokens'>> {
-    checkKnownKeys('infer', options, INFER_KEYS);
+    checkKnownKeys('infer', options, INFER_OPTION_KEYS);
     const promptTokens = this.#host.promptTokens(prompt, options);
     const release = await this.#lock();
+    lease.release = release;
     try {
       const stats: GenerationStats = { promptTokens: 0, reusedTokens: 0, generatedTokens: 0, prefillMs: 0, decodeMs: 0 };
       const generateOptions = { ...options, contextShift: options.contextShift ?? this.#contextShift };
@@ -155,6 +172,8 @@ export class ModelSession {
         },
       };
     } finally {
+      lease.release = undefined;
+      abandonedStreams.unregister(lease);
       release();
     }
   }
@@ -164,6 +183,12 @@ export class ModelSession {
    * after each of them, [n][vocab], with allLogits). Past the context size: CONTEXT_FULL.
    */
   async evaluate(tokens: readonly number[], options: { allLogits?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    if (!Array.isArray(tokens) && !(ArrayBuffer.isView(tokens) && !(tokens instanceof DataView))) {
+      throw new WasmChordError('INVALID_ARGUMENT', `evaluate takes an array of token ids (got ${describe(tokens)})`);
+    }
+    checkKnownKeys('evaluate', options, ['allLogits', 'signal']);
+    checkBoolean('allLogits', options.allLogits);
+    checkSignal('signal', options.signal);
     const release = await this.#lock();
     try {
       return await this.#session.evaluate(tokens, options);
@@ -257,6 +282,18 @@ export class ModelSession {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'this session was disposed');
   }
 }
+
+/** The release of a session's lock, while a stream holds it. */
+interface Lease {
+  release?: () => void;
+}
+
+/**
+ * Streams dropped without `return()` (a consumer that stopped pulling) would hold their session
+ * forever; when such a stream is garbage-collected, its lock is released. A stream still
+ * stepping is referenced by its own pending promises, so only an idle one is collected.
+ */
+const abandonedStreams = new FinalizationRegistry<Lease>((lease) => lease.release?.());
 
 function rate(tokens: number, ms: number): number {
   return ms > 0 ? (tokens * 1000) / ms : 0;

@@ -108,7 +108,9 @@ export const SUPPORTED_PRE_TOKENIZERS: readonly string[] = Object.keys(ALIASES);
 
 /** The pre-tokenizer for a `tokenizer.ggml.pre` value; a missing value means `default`. */
 export function bpePreset(pre: string | undefined): BpePreset {
-  const alias = ALIASES[pre ?? 'default'];
+  // The name comes from the file: look it up as an own key only ("constructor" is no preset).
+  const name = pre ?? 'default';
+  const alias = Object.hasOwn(ALIASES, name) ? ALIASES[name] : undefined;
   if (alias === undefined) {
     throw new WasmChordError(
       'TOKENIZER_UNSUPPORTED',

@@ -8,7 +8,7 @@ import type { GGUFMetadata } from '../gguf/metadata.js';
 import { BpeModel } from './bpe.js';
 import { TokenPieces, cleanUpSpaces } from './pieces.js';
 import { bpePreset } from './pretokenizers.js';
-import { SpecialTokenSplitter, resolveSpecialTokens, type Fragment } from './special-tokens.js';
+import { SpecialTokenSplitter, resolveSpecialTokens, unescapeSpecialText, type Fragment } from './special-tokens.js';
 import { SpmModel } from './spm.js';
 import { PieceStreamDecoder, newUtf8Decoder, type StreamDecoder } from './stream-decoder.js';
 import { readVocab, tokenTypeName, type TokenTypeName, type TokenizerModel, type Vocab } from './vocab.js';
@@ -19,6 +19,11 @@ export interface EncodeOptions {
   addSpecial?: boolean;
   /** Turn special-token text such as `<|im_end|>` in the input into its token. Default false. */
   parseSpecial?: boolean;
+  /**
+   * The text holds parts escaped by `escapeSpecialText`: special-token text in those parts stays
+   * text even with parseSpecial (chat messages inside a template). Default false.
+   */
+  escaped?: boolean;
 }
 
 export interface DecodeOptions {
@@ -123,9 +128,11 @@ export class Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw new WasmChordError('INVALID_ARGUMENT', 'encode takes a string');
-    const { addSpecial = true, parseSpecial = false } = options;
+    if (typeof options !== 'object' || options === null) throw new WasmChordError('INVALID_ARGUMENT', 'encode options must be an object');
+    const { addSpecial = true, parseSpecial = false, escaped = false } = options;
     const out: number[] = [];
-    const fragments = this.#splitter.split(toWellFormed(text), parseSpecial);
+    let fragments = this.#splitter.split(toWellFormed(text), parseSpecial);
+    if (escaped) fragments = fragments.map((f) => (typeof f === 'string' ? unescapeSpecialText(f) : f)).filter((f) => f !== '');
     switch (this.model) {
       case 'llama': {
         if (addSpecial && this.addBos) out.push(this.bos!);
@@ -165,7 +172,22 @@ export class Tokenizer {
     }
   }
 
+  /**
+   * `text` with its special-token text (control tokens such as `</s>` or `<|im_end|>`) escaped:
+   * `encode(..., { parseSpecial: true, escaped: true })` of a text containing it tokenizes that
+   * part exactly as plain text, while the special-token text around it still parses. The escapes
+   * are Unicode noncharacters inserted only where special-token text occurs, so everything else
+   * (trimming, comparisons in a chat template) sees the original text.
+   */
+  escapeSpecialText(text: string): string {
+    if (typeof text !== 'string') throw new WasmChordError('INVALID_ARGUMENT', 'escapeSpecialText takes a string');
+    return this.#splitter.escape(text);
+  }
+
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    if (typeof ids !== 'object' || ids === null || typeof ids.length !== 'number') {
+      throw new WasmChordError('INVALID_ARGUMENT', 'decode takes an array of token ids');
+    }
     const settings = this.#decodeSettings(options);
     const parts: Uint8Array[] = [];
     let total = 0;
@@ -208,6 +230,7 @@ export class Tokenizer {
   }
 
   #decodeSettings(options: DecodeOptions) {
+    if (typeof options !== 'object' || options === null) throw new WasmChordError('INVALID_ARGUMENT', 'decode options must be an object');
     return {
       special: !(options.skipSpecial ?? false),
       stripLeadingSpace: options.stripLeadingSpace ?? this.addSpacePrefix,
