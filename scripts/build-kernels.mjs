@@ -1,6 +1,9 @@
-// Compiles the AssemblyScript kernels (kernels/) into one .wasm per variant, next to the code
-// that loads them (src/backends/cpu/wasm/, copied to dist/ by the build).
+// Builds the CPU backend's generated assets next to the code that loads them
+// (src/backends/cpu/wasm/, copied to dist/ by the build): the AssemblyScript kernels (kernels/),
+// one .wasm per variant, and the worker threads' entry script bundled into one file
+// (cpu-worker.js), so that it starts the same from src/ under tsx, from dist/, and in a browser.
 import asc from 'assemblyscript/asc';
+import { build } from 'esbuild';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -32,3 +35,15 @@ for (const [name, flags] of Object.entries(VARIANTS)) {
     process.exit(1);
   }
 }
+
+await build({
+  entryPoints: [`${root}src/backends/cpu/pool/worker.ts`],
+  outfile: `${outDir}/cpu-worker.js`,
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  // Dynamically imported, only on Node.
+  external: ['node:*'],
+  logLevel: 'warning',
+});

@@ -5,6 +5,7 @@
  * the stack trace.
  */
 import { WasmChordError } from '../errors.js';
+import { terminalSafe } from './terminal.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -25,6 +26,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run -m <model> -p <prompt> [-n N] [--temp T] [--chat] [--json] ...   generate text (--help for all options)',
     load: async () => (await import('./run.js')).runCommand,
   },
+  bench: {
+    summary: 'bench -m <model> [-p 512] [-n 128] [-t THREADS] [-r 5] [--json]   prompt and generation speed (llama-bench)',
+    load: async () => (await import('./bench.js')).benchCommand,
+  },
   compare: { summary: 'compare -m <model> -p <prompt> [--backends cpu,reference] [--json]   name the first node where two backends diverge', load: async () => (await import('./compare.js')).compareCommand },
 };
 
@@ -39,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined; // not "constructor"
   if (!command) {
     process.stderr.write(`wasm-chord: unknown command "${name}"\n${usage()}`);
     return 2;
@@ -64,7 +69,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const { line, code } = describe(err);
-    process.stderr.write(`${line}\n`);
+    // Messages may quote the model file (names, keys): no raw control characters on a terminal.
+    process.stderr.write(`${process.stderr.isTTY ? terminalSafe(line) : line}\n`);
     if (process.env.WASM_CHORD_DEBUG) console.error(err);
     process.exitCode = code;
   },

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { WasmChordError } from '../errors.js';
+import { CommandOutput } from './terminal.js';
 import { WasmChord } from '../runtime/wasm-chord.js';
 import type { GenerationResult, InferOptions, Prompt } from '../runtime/model.js';
 
@@ -24,6 +25,7 @@ const USAGE = `usage: wasm-chord run -m MODEL -p PROMPT [options]
       --system TEXT         with --chat: a system message
   -c, --ctx-size N          context size (default: the model's, at most 4096)
       --kv-type f16|f32     KV cache type (default f16)
+  -t, --threads N           CPU worker threads (default: the cores available)
       --json                print {prompt_tokens, tokens, text, timings} instead of streaming
 `;
 
@@ -56,6 +58,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       system: { type: 'string' },
       'ctx-size': { type: 'string', short: 'c' },
       'kv-type': { type: 'string' },
+      threads: { type: 'string', short: 't' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -73,7 +76,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
-  const runtime = await WasmChord.init();
+  // A closed stdout (`| head`) stops the generation at its next step, quietly.
+  const out = new CommandOutput({ raw: v.json, onClosed: () => abort.abort() });
+  const runtime = await WasmChord.init({ threads: numberOption('threads', v.threads) });
   try {
     const model = await runtime.loadModel(v.model, {
       contextSize: numberOption('ctx-size', v['ctx-size']),
@@ -99,7 +104,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       : v.prompt;
 
     // Like llama.cpp's CLI, a raw prompt is echoed so that the continuation reads on from it.
-    if (!v.json && !v.chat) process.stdout.write(v.prompt);
+    if (!v.json && !v.chat) out.write(v.prompt);
     const stream = model.generateStream(prompt, options);
     let result: GenerationResult | undefined;
     try {
@@ -109,11 +114,15 @@ export async function runCommand(argv: string[]): Promise<number> {
           result = step.value;
           break;
         }
-        if (!v.json) process.stdout.write(step.value.text);
+        if (!v.json) out.write(step.value.text);
       }
     } catch (err) {
-      // Ctrl-C ends the generation; what was printed stays.
+      // Ctrl-C (or a closed stdout) ends the generation; what was printed stays.
       if (!(err instanceof WasmChordError && err.code === 'ABORTED')) throw err;
+    }
+    if (out.closed) {
+      await model.dispose();
+      return 0;
     }
     if (v.json) {
       if (!result) throw new WasmChordError('ABORTED', 'generation was interrupted');
@@ -124,9 +133,9 @@ export async function runCommand(argv: string[]): Promise<number> {
         stop_reason: result.stopReason,
         timings: { prefill_tps: result.timings.prefillTokensPerSecond, decode_tps: result.timings.decodeTokensPerSecond },
       };
-      process.stdout.write(`${JSON.stringify(json)}\n`);
+      out.write(`${JSON.stringify(json)}\n`);
     } else {
-      process.stdout.write('\n');
+      out.write('\n');
       if (result) {
         const t = result.timings;
         process.stderr.write(
@@ -135,6 +144,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         );
       }
     }
+    await out.end();
     await model.dispose();
   } finally {
     process.off('SIGINT', onSigint);

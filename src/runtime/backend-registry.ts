@@ -5,8 +5,8 @@
  * otherwise falls back to the CPU backend, saying why (DESIGN principle 6: detect, never assume).
  */
 import { WasmChordError, type ErrorCode } from '../errors.js';
-import type { Backend, BackendKind } from '../backends/backend.js';
-import { CpuBackend } from '../backends/cpu/backend.js';
+import type { Backend, BackendKind, KVCacheType } from '../backends/backend.js';
+import { CpuBackend, type CpuMemoryPlan } from '../backends/cpu/backend.js';
 import type { KernelVariant } from '../backends/cpu/kernel-module.js';
 import { ReferenceBackend } from '../backends/reference/backend.js';
 import type { ModelDefinition } from '../model/model.js';
@@ -18,6 +18,16 @@ export interface BackendRequest {
   readonly backend?: BackendPreference;
   readonly gpuEnabled?: boolean;
   readonly cpuKernels?: KernelVariant;
+  /** CPU worker threads (default: the cores available). */
+  readonly threads?: number;
+}
+
+/** The default session a model will have, so that a backend can size its memory once. */
+export interface SessionPlan {
+  readonly contextSize: number;
+  readonly kvType: KVCacheType;
+  /** Most tokens in one step. */
+  readonly batchSize: number;
 }
 
 export interface BackendChoice {
@@ -28,15 +38,26 @@ export interface BackendChoice {
 
 interface BackendFactory {
   readonly kind: BackendKind;
-  /** Creates the backend, or resolves to a reason why it cannot run here. */
-  create(request: BackendRequest): Promise<Backend | string>;
+  /** Creates the backend for the model, or resolves to a reason why it cannot run here. */
+  create(request: BackendRequest, model: ModelDefinition, session: SessionPlan): Promise<Backend | string>;
 }
 
 /** The backends of this build. WebGPU joins here when it lands. */
 const FACTORIES: readonly BackendFactory[] = [
-  { kind: 'cpu', create: (r) => CpuBackend.create({ kernels: r.cpuKernels }) },
+  { kind: 'cpu', create: (r, model, session) => CpuBackend.create({ kernels: r.cpuKernels, threads: r.threads, memory: cpuMemoryPlan(model, session) }) },
   { kind: 'reference', create: async () => ReferenceBackend.create() },
 ];
+
+/** The weights (as one block, as the CPU backend loads them), one KV cache and a full batch. */
+function cpuMemoryPlan(model: ModelDefinition, session: SessionPlan): CpuMemoryPlan {
+  const start = Math.min(...model.tensors.map((t) => t.offset));
+  const end = Math.max(...model.tensors.map((t) => t.offset + t.byteLength));
+  return {
+    weightBytes: model.tensors.length > 0 ? end - start : 0,
+    kv: { contextSize: session.contextSize, type: session.kvType, layers: model.kvLayers },
+    batch: model.buildGraph({ nTokens: Math.min(session.batchSize, session.contextSize), allLogits: false }),
+  };
+}
 
 export const BACKEND_KINDS: readonly BackendKind[] = ['cpu', 'webgpu', 'reference'];
 
@@ -59,15 +80,15 @@ function misfit(backend: Backend, model: ModelDefinition): Misfit | undefined {
   return undefined;
 }
 
-/** Picks and creates the backend for a model. */
-export async function chooseBackend(request: BackendRequest, model: ModelDefinition): Promise<BackendChoice> {
+/** Picks and creates the backend for a model and its default session. */
+export async function chooseBackend(request: BackendRequest, model: ModelDefinition, session: SessionPlan): Promise<BackendChoice> {
   const wanted = request.backend ?? 'auto';
   const preferred: BackendKind = wanted === 'auto' ? (request.gpuEnabled ? 'webgpu' : 'cpu') : wanted;
   const passedOver: string[] = [];
   for (const kind of preferred === 'cpu' ? ['cpu' as const] : [preferred, 'cpu' as const]) {
     const factory = FACTORIES.find((f) => f.kind === kind);
     let why: Misfit;
-    const backend = factory ? await factory.create(request) : `this build has no ${kind} backend yet`;
+    const backend = factory ? await factory.create(request, model, session) : `this build has no ${kind} backend yet`;
     if (typeof backend === 'string') why = { code: 'BACKEND_UNAVAILABLE', reason: backend };
     else {
       const bad = misfit(backend, model);

@@ -5,10 +5,11 @@ import { readGGUF } from '../gguf/reader.js';
 import { defineModel, type ModelDefinition } from '../model/model.js';
 import { GraphCache, Session } from '../engine/session.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { checkKnownKeys, optionalNumber } from '../validate.js';
+import { checkFunction, checkKnownKeys, checkSignal, optionalNumber } from '../validate.js';
+import { validateModel } from '../model/validate-model.js';
 import { WasmChordError } from '../errors.js';
 import { Model } from './model.js';
-import type { BackendChoice } from './backend-registry.js';
+import type { BackendChoice, SessionPlan } from './backend-registry.js';
 
 /** A path (Node, Deno, Bun), an http(s) or file URL, bytes, or a Blob/File. */
 export type ModelSource = ByteSourceInput;
@@ -20,22 +21,32 @@ export interface LoadModelOptions {
   kvType?: KVCacheType;
   /** Most prompt tokens evaluated in one step. Default 512. */
   batchSize?: number;
-  /** Extra HTTP headers for URL sources. */
+  /** Extra HTTP headers for URL sources (not forwarded across a redirect to another origin). */
   headers?: Record<string, string>;
+  /**
+   * For URL sources: how long a server may keep a request waiting (for its response, or between
+   * two pieces of its body) before it fails with SOURCE_HTTP. Default 30000 ms.
+   */
+  requestTimeoutMs?: number;
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
 }
 
-const LOAD_KEYS = ['contextSize', 'kvType', 'batchSize', 'headers', 'signal', 'onProgress'] as const;
+const LOAD_KEYS = ['contextSize', 'kvType', 'batchSize', 'headers', 'requestTimeoutMs', 'signal', 'onProgress'] as const;
 
 /** How the runtime keeps track of the backends its models hold. */
 export interface BackendOwner {
   adopt(backend: Backend): void;
   release(backend: Backend): void;
+  /** The backend belongs to `model`: when the model is garbage-collected, it may be disposed. */
+  track?(model: object, backend: Backend): void;
 }
 
-/** Picks the backend for a model once its definition is known (the registry, normally). */
-export type BackendPicker = (definition: ModelDefinition) => Promise<BackendChoice>;
+/**
+ * Picks the backend for a model once its definition and default session are known (the
+ * registry, normally).
+ */
+export type BackendPicker = (definition: ModelDefinition, session: SessionPlan) => Promise<BackendChoice>;
 
 export async function loadModel(
   pickBackend: BackendPicker,
@@ -49,7 +60,9 @@ export async function loadModel(
     throw new WasmChordError('INVALID_ARGUMENT', `option kvType must be "f16" or "f32" (got ${String(kvType)})`);
   }
   const batchSize = optionalNumber('batchSize', options.batchSize, 512, { min: 1, max: 8192, integer: true });
-  const source = await openByteSource(input, { headers: options.headers, signal: options.signal });
+  checkSignal('signal', options.signal);
+  checkFunction('onProgress', options.onProgress);
+  const source = await openByteSource(input, { headers: options.headers, signal: options.signal, timeoutMs: options.requestTimeoutMs });
   try {
     const file = await readGGUF(source, { signal: options.signal });
     const definition = defineModel(file);
@@ -61,12 +74,13 @@ export async function loadModel(
       integer: true,
     });
     const tokenizer = Tokenizer.fromGGUF(file.metadata);
-    const { backend, reason } = await pickBackend(definition);
+    validateModel(definition, tokenizer);
+    const { backend, reason } = await pickBackend(definition, { contextSize, kvType, batchSize });
     owner.adopt(backend);
     try {
       await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
       const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize });
-      return new Model({
+      const model = new Model({
         metadata: file.metadata,
         definition,
         tokenizer,
@@ -75,6 +89,8 @@ export async function loadModel(
         backendReason: reason,
         onDispose: () => owner.release(backend),
       });
+      owner.track?.(model, backend);
+      return model;
     } catch (err) {
       owner.release(backend);
       await backend.dispose();

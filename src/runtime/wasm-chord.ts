@@ -3,12 +3,12 @@
  * reads a GGUF model from a path, URL, bytes or Blob into it.
  */
 import { WasmChordError } from '../errors.js';
-import type { Backend } from '../backends/backend.js';
-import { CpuBackend } from '../backends/cpu/backend.js';
-import type { KernelVariant } from '../backends/cpu/kernel-module.js';
-import { checkKnownKeys } from '../validate.js';
+import { MAX_THREADS } from '../backends/cpu/backend.js';
+import { selectKernels, type KernelVariant } from '../backends/cpu/kernel-module.js';
+import { checkKnownKeys, checkNumber } from '../validate.js';
 import { BACKEND_KINDS, chooseBackend, type BackendPreference } from './backend-registry.js';
 import { loadModel, type LoadModelOptions, type ModelSource } from './load-model.js';
+import { BackendTracker } from './backend-tracker.js';
 import type { Model } from './model.js';
 
 export interface InitOptions {
@@ -24,12 +24,19 @@ export interface InitOptions {
   backend?: BackendPreference;
   /** Force a CPU kernel build ('relaxed' or 'baseline'); by default the best one that runs. */
   cpuKernels?: KernelVariant;
+  /**
+   * Worker threads of the CPU backend, 1 to 256 (default: the cores available). Logits do not
+   * depend on it. Where SharedArrayBuffer is unavailable (a web page without COOP/COEP headers),
+   * the CPU backend computes on the calling thread and `model.info.backend` says why.
+   */
+  threads?: number;
 }
 
-const INIT_KEYS = ['gpuEnabled', 'backend', 'cpuKernels'] as const;
+const INIT_KEYS = ['gpuEnabled', 'backend', 'cpuKernels', 'threads'] as const;
 
 export class WasmChord {
-  readonly #backends = new Set<Backend>();
+  /** Backends of the models loaded here; a model dropped without dispose() frees its own. */
+  readonly #backends = new BackendTracker();
   #disposed = false;
 
   private constructor(readonly options: Readonly<InitOptions>) {}
@@ -42,25 +49,22 @@ export class WasmChord {
     if (options.backend !== undefined && options.backend !== 'auto' && !BACKEND_KINDS.includes(options.backend)) {
       throw new WasmChordError('INVALID_ARGUMENT', `option backend must be one of auto, ${BACKEND_KINDS.join(', ')} (got ${String(options.backend)})`);
     }
+    if (options.threads !== undefined) checkNumber('threads', options.threads, { min: 1, max: MAX_THREADS, integer: true });
     const runtime = new WasmChord({ ...options });
     // Compile the kernels now, so that an engine without SIMD fails here, clearly.
-    await (await CpuBackend.create({ kernels: options.cpuKernels })).dispose();
+    await selectKernels(options.cpuKernels);
     return runtime;
   }
 
   /** Loads a model; each model gets its own backend instance (and memory), chosen for it. */
   async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'this runtime was disposed');
-    return loadModel((definition) => chooseBackend(this.options, definition), source, options, {
-      adopt: (b) => this.#backends.add(b),
-      release: (b) => this.#backends.delete(b),
-    });
+    return loadModel((definition, session) => chooseBackend(this.options, definition, session), source, options, this.#backends);
   }
 
   /** Disposes every model loaded through this runtime. */
   async dispose(): Promise<void> {
     this.#disposed = true;
-    await Promise.all([...this.#backends].map((b) => b.dispose()));
-    this.#backends.clear();
+    await this.#backends.disposeAll();
   }
 }

@@ -2,8 +2,12 @@
  * The WebAssembly CPU backend: weights, KV caches and activations live in one Wasm memory;
  * graphs compile once per shape into sequences of AssemblyScript kernel calls, re-run with the
  * step's positions and cache pointers patched in.
+ *
+ * The memory is shared with a pool of worker threads that run the plans (pool/); the calling
+ * thread only writes a step's inputs and awaits it. Without SharedArrayBuffer the plans run on
+ * the calling thread instead, and the description says why.
  */
-import { WasmChordError } from '../../errors.js';
+import { isWasmChordError, WasmChordError } from '../../errors.js';
 import type { GGUFFile, GGUFTensorInfo } from '../../gguf/reader.js';
 import { throwIfAborted } from '../../gguf/byte-source.js';
 import { GGMLType, typeName, type GGMLTypeId } from '../../quant/types.js';
@@ -23,15 +27,50 @@ import {
   type Support,
 } from '../backend.js';
 import { weightsOf, type Graph, type GraphNode, type WeightHandle } from '../graph.js';
+import { checkNumber } from '../../validate.js';
 import { WasmArena } from './arena.js';
-import { instantiateKernels, selectKernels, type KernelExports, type KernelVariant } from './kernel-module.js';
-import { runMoe } from './moe.js';
-import { planGraph, type KernelCall, type Patch, type Plan } from './planner.js';
+import {
+  instantiateKernels,
+  MAX_MEMORY_PAGES,
+  selectKernels,
+  sharedKernels,
+  type KernelExports,
+  type KernelVariant,
+} from './kernel-module.js';
+import { InThreadExecutor, SPLIT_WORK, type PlanExecutor, type RunParams } from './plan-runner.js';
+import { planGraph, type Plan } from './planner.js';
+import { availableCores, threadsUnavailable } from './pool/host.js';
+import { WorkerPool } from './pool/pool.js';
 
 export interface CpuBackendOptions {
   /** Force a kernel build; by default the best one this engine runs. */
   kernels?: KernelVariant;
+  /**
+   * Worker threads that compute (default: the cores available). Even 1 keeps the computing off
+   * the calling thread. Without SharedArrayBuffer the calling thread computes instead.
+   */
+  threads?: number;
+  /** What the model will hold, so that the memory is created once at its size. */
+  memory?: CpuMemoryPlan;
+  /**
+   * Work (about: multiply-adds) below which a step runs on one thread (default SPLIT_WORK);
+   * 0 shares out every splittable step, however small (tests, tuning).
+   */
+  splitWork?: number;
 }
+
+/** The memory a model needs: the backend's Wasm memory is created at this size. */
+export interface CpuMemoryPlan {
+  /** Bytes of the weights (their span in the file). */
+  readonly weightBytes: number;
+  /** The KV cache a session will create. */
+  readonly kv: KVCacheSpec;
+  /** The largest step (a full prompt batch), whose scratch is planned to size the memory. */
+  readonly batch: Graph;
+}
+
+/** The most worker threads one backend starts. */
+export const MAX_THREADS = 256;
 
 class CpuKVCache implements KVCacheHandle {
   released = false;
@@ -43,17 +82,15 @@ class CpuKVCache implements KVCacheHandle {
   ) {}
 }
 
-/** A plan bound to a scratch block address, with reusable argument arrays. */
-interface BoundPlan {
+/** A plan and its id (the workers hold plans by id). */
+interface IdentifiedPlan {
   readonly plan: Plan;
-  base: number;
-  /** Per step: the arguments with scratch offsets made absolute (patches filled per run). */
-  readonly args: number[][];
+  readonly id: number;
 }
 
 class CpuCompiledGraph implements CompiledGraph {
   /** One plan per KV cache element type (the attention kernels differ). */
-  readonly plans = new Map<KVCacheType, BoundPlan>();
+  readonly plans = new Map<KVCacheType, IdentifiedPlan>();
   /** Token ids must index every embedding table (the kernels read rows unchecked). */
   readonly tokenLimit: number;
   constructor(
@@ -71,6 +108,11 @@ const LOAD_CHUNK = 16 << 20;
 const WASM32_BYTES = 2 ** 32;
 /** ggml's f16 GELU table: 65536 f16 entries. */
 const GELU_TABLE_BYTES = 65536 * 2;
+const PAGE = 65536;
+/** The memory of a backend created without a plan (kernels' statics, small tests). */
+const UNPLANNED_PAGES = 16;
+/** Planned memory beyond the sum of the blocks: alignment, token and position rows. */
+const PLAN_SLACK = 1 << 20;
 
 /** Weight types with matmul and row-dequantize kernels. */
 const MATRIX_TYPES: readonly GGMLTypeId[] = [
@@ -84,16 +126,23 @@ export class CpuBackend implements Backend {
   readonly capabilities: BackendCapabilities;
   readonly #k: KernelExports;
   readonly #arena: WasmArena;
+  readonly #executor: PlanExecutor;
+  readonly #splitWork: number;
   readonly #weights = new Map<string, number>();
   #scratch: { ptr: number; bytes: number } | undefined;
   #attentionScratch: { ptr: number; bytes: number } | undefined;
   #geluTable = 0;
+  #plans = 0;
+  /** Steps take turns: they share the scratch blocks. */
+  #turn: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  private constructor(variant: KernelVariant, k: KernelExports, arena: WasmArena) {
-    this.description = `wasm-simd128${variant === 'relaxed' ? '+relaxed' : ''}, 1 thread`;
+  private constructor(variant: KernelVariant, k: KernelExports, arena: WasmArena, executor: PlanExecutor, threading: string, splitWork: number) {
+    this.description = `wasm-simd128${variant === 'relaxed' ? '+relaxed' : ''}, ${threading}`;
     this.#k = k;
     this.#arena = arena;
+    this.#executor = executor;
+    this.#splitWork = splitWork;
     this.capabilities = {
       tensorTypes: new Set(MATRIX_TYPES.filter((t) => this.#kernel(`matmul_${typeName(t).toLowerCase()}`))),
       kvTypes: ['f32', 'f16'],
@@ -103,10 +152,28 @@ export class CpuBackend implements Backend {
   }
 
   static async create(options: CpuBackendOptions = {}): Promise<CpuBackend> {
+    const threads = options.threads === undefined ? Math.min(MAX_THREADS, await availableCores()) : checkNumber('threads', options.threads, { min: 1, max: MAX_THREADS, integer: true });
+    const splitWork = options.splitWork === undefined ? SPLIT_WORK : checkNumber('splitWork', options.splitWork, { min: 0 });
     const { variant, module } = await selectKernels(options.kernels);
-    const memory = new WebAssembly.Memory({ initial: 16 });
+    let why = threadsUnavailable();
+    if (why === undefined) {
+      const shared = await sharedKernels(variant);
+      const memory = createMemory(options.memory ? await plannedBytes(module, options.memory, threads) : 0, true);
+      const k = await instantiateKernels(shared, memory);
+      const arena = new WasmArena(memory, k.heap_base());
+      try {
+        const pool = await WorkerPool.start(threads, shared, memory);
+        return new CpuBackend(variant, k, arena, pool, `${threads} worker thread${threads === 1 ? '' : 's'}`, splitWork);
+      } catch (err) {
+        // Detect, never assume: workers that cannot start (a CSP, a broken install) leave the
+        // calling thread, on the same memory.
+        why = `worker threads failed to start: ${(err as Error).message}`;
+        return new CpuBackend(variant, k, arena, new InThreadExecutor(k, memory), inThread(why), splitWork);
+      }
+    }
+    const memory = createMemory(options.memory ? await plannedBytes(module, options.memory, 1) : 0, false);
     const k = await instantiateKernels(module, memory);
-    return new CpuBackend(variant, k, new WasmArena(memory, k.heap_base()));
+    return new CpuBackend(variant, k, new WasmArena(memory, k.heap_base()), new InThreadExecutor(k, memory), inThread(why), splitWork);
   }
 
   #kernel(fn: string): ((...args: number[]) => number) | undefined {
@@ -197,32 +264,21 @@ export class CpuBackend implements Backend {
     return new CpuCompiledGraph(graph, this);
   }
 
-  #plan(compiled: CpuCompiledGraph, kvType: KVCacheType): BoundPlan {
-    let bound = compiled.plans.get(kvType);
-    if (!bound) {
+  #plan(compiled: CpuCompiledGraph, kvType: KVCacheType): IdentifiedPlan {
+    let identified = compiled.plans.get(kvType);
+    if (!identified) {
       const plan = planGraph(compiled.graph, {
         weightPtr: (w) => this.#weightPtr(w),
         geluTable: () => this.#geluTableFor(),
         kvType,
       });
-      bound = { plan, base: -1, args: plan.steps.map((s) => (s.kind === 'kernel' ? s.args.slice() : [])) };
-      compiled.plans.set(kvType, bound);
+      for (const step of plan.steps) {
+        if (step.kind === 'kernel' && !this.#kernel(step.fn)) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', `the CPU kernels have no ${step.fn}`);
+      }
+      identified = { plan, id: this.#plans++ };
+      compiled.plans.set(kvType, identified);
     }
-    return bound;
-  }
-
-  /** Makes the plan's arguments point into the scratch block (again, if the block moved). */
-  #bind(bound: BoundPlan): number {
-    const base = this.#reserve('#scratch', bound.plan.scratchBytes, 'activations');
-    if (bound.base !== base) {
-      bound.plan.steps.forEach((s, i) => {
-        if (s.kind !== 'kernel') return;
-        const args = bound!.args[i]!;
-        for (const r of s.relative) args[r] = s.args[r]! + base;
-      });
-      bound.base = base;
-    }
-    return base;
+    return identified;
   }
 
   async run(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, options: RunOptions = {}): Promise<Float32Array> {
@@ -242,51 +298,50 @@ export class CpuBackend implements Backend {
     if (!Number.isInteger(pos0) || pos0 < 0 || pos0 + tokens.length > ctx) {
       throw new WasmChordError('CONTEXT_FULL', `positions ${pos0}..${pos0 + tokens.length - 1} do not fit a context of ${ctx}`);
     }
-    const bound = this.#plan(compiled, kv.spec.type);
-    const { plan } = bound;
+    const { plan, id } = this.#plan(compiled, kv.spec.type);
     if (pos0 + tokens.length > plan.maxPositions) {
       throw new WasmChordError('CONTEXT_FULL', `the model's position table has ${plan.maxPositions} positions`);
     }
-    // Attention scratch is sized for the whole context, so that no position re-sizes it.
-    const attention = plan.maxHeadDim > 0 ? this.#reserve('#attentionScratch', this.#k.attention_scratch_bytes(ctx, plan.maxHeadDim), 'attention scratch') : 0;
-    const base = this.#bind(bound);
-    const patch = (p: Patch): number => {
-      switch (p.kind) {
-        case 'pos0':
-          return pos0;
-        case 'kvStride':
-          return ctx;
-        case 'attentionScratch':
-          return attention;
-        case 'keys':
-          return kv.keys[p.layer]!;
-        case 'values':
-          return kv.values[p.layer]!;
+    const step = this.#turn.then(async () => {
+      this.#checkAlive();
+      // Attention scratch is sized for the whole context, so that no position re-sizes it; each
+      // lane (thread) has its own.
+      const perLane = plan.maxHeadDim > 0 ? this.#k.attention_scratch_bytes(ctx, plan.maxHeadDim) : 0;
+      const attention = perLane > 0 ? this.#reserve('#attentionScratch', perLane * this.#executor.threads, 'attention scratch') : 0;
+      const base = this.#reserve('#scratch', plan.scratchBytes, 'activations');
+      this.#arena.i32(base + plan.tokensOffset, tokens.length).set(tokens);
+      const positions = this.#arena.i32(base + plan.positionsOffset, tokens.length);
+      for (let i = 0; i < tokens.length; i++) positions[i] = pos0 + i;
+      const params: RunParams = {
+        plan: id,
+        begin: 0,
+        end: plan.steps.length,
+        scratch: base,
+        pos0,
+        kvStride: ctx,
+        attention,
+        attentionStride: perLane,
+        keys: kv.keys,
+        values: kv.values,
+        splitWork: this.#splitWork,
+      };
+      if (!options.inspect) await this.#executor.run(params, plan);
+      else {
+        // Debugging: the plan runs in pieces, each ending with a node's output, read in between.
+        let begin = 0;
+        for (let i = 0; i < plan.steps.length; i++) {
+          const done = plan.steps[i]!.completes;
+          if (!done) continue;
+          await this.#executor.run({ ...params, begin, end: i + 1 }, plan);
+          begin = i + 1;
+          const node = graph.nodes[done.node]!;
+          options.inspect(node, this.#arena.f32(base + done.offset, node.rows * node.cols).slice());
+        }
       }
-    };
-    this.#arena.i32(base + plan.tokensOffset, tokens.length).set(tokens);
-    const positions = this.#arena.i32(base + plan.positionsOffset, tokens.length);
-    for (let i = 0; i < tokens.length; i++) positions[i] = pos0 + i;
-    plan.steps.forEach((step, i) => {
-      if (step.kind === 'kernel') this.#callKernel(step, bound.args[i]!, patch);
-      else runMoe(step.moe, base, this.#arena, (fn, ...args) => this.#callNamed(fn, args));
-      if (options.inspect && step.completes) {
-        const node = graph.nodes[step.completes.node]!;
-        options.inspect(node, this.#arena.f32(base + step.completes.offset, node.rows * node.cols).slice());
-      }
+      return this.#arena.f32(base + plan.outputOffset, plan.outputLength).slice();
     });
-    return this.#arena.f32(base + plan.outputOffset, plan.outputLength).slice();
-  }
-
-  #callKernel(step: KernelCall, args: number[], patch: (p: Patch) => number): void {
-    for (const [i, p] of step.patches) args[i] = patch(p);
-    this.#callNamed(step.fn, args);
-  }
-
-  #callNamed(fn: string, args: number[]): void {
-    const f = this.#kernel(fn);
-    if (!f) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', `the CPU kernels have no ${fn}`);
-    f(...args);
+    this.#turn = step.catch(() => {});
+    return step;
   }
 
   /** Grows one of the backend's reusable blocks to at least `bytes`; returns its address. */
@@ -384,7 +439,7 @@ export class CpuBackend implements Backend {
           const f32 = kv.spec.type === 'f32' ? k : rows;
           if (kv.spec.type === 'f16') this.#k.f16_to_f32(k, rows, count * layer.headDim);
           const ff = rope.freqFactors ? this.#weightPtr(rope.freqFactors) : 0;
-          this.#callNamed(`rope_${rope.mode}_f32`, [f32, layer.headDim, f32, layer.headDim, tmp, 1, layer.headDim, rope.nRot, rope.freqBase, rope.freqScale, ff, 0, count]);
+          this.#kernel(`rope_${rope.mode}_f32`)!(f32, layer.headDim, f32, layer.headDim, tmp, 1, layer.headDim, rope.nRot, rope.freqBase, rope.freqScale, ff, 0, count);
           if (kv.spec.type === 'f16') this.#k.f32_to_f16(rows, k, count * layer.headDim);
         }
       });
@@ -411,7 +466,42 @@ export class CpuBackend implements Backend {
 
   async dispose(): Promise<void> {
     this.#disposed = true;
+    await this.#executor.dispose();
   }
+}
+
+function inThread(why: string): string {
+  return `1 thread: the calling thread (${why})`;
+}
+
+/** The kernels' memory: `bytes` (or a few pages), shared memories with wasm32's maximum. */
+function createMemory(bytes: number, shared: boolean): WebAssembly.Memory {
+  const initial = Math.min(MAX_MEMORY_PAGES, Math.max(UNPLANNED_PAGES, Math.ceil(bytes / PAGE)));
+  try {
+    return new WebAssembly.Memory(shared ? { initial, maximum: MAX_MEMORY_PAGES, shared } : { initial });
+  } catch (err) {
+    throw new WasmChordError('OUT_OF_MEMORY', `cannot create ${((initial * PAGE) / 2 ** 20).toFixed(0)} MiB of WebAssembly memory`, { cause: err });
+  }
+}
+
+/**
+ * The bytes a model will occupy: the kernels' statics, the weights, one KV cache, the scratch
+ * of its largest step and each lane's attention scratch (sizes from a probe instance of the
+ * kernels, so that nothing here repeats their formulas). A graph with weights the kernels cannot
+ * compute is not planned: the registry refuses that model, with the reason, once created.
+ */
+async function plannedBytes(module: WebAssembly.Module, plan: CpuMemoryPlan, lanes: number): Promise<number> {
+  const probe = await instantiateKernels(module, new WebAssembly.Memory({ initial: UNPLANNED_PAGES }));
+  const { kv } = plan;
+  const kvBytes = kv.layers.reduce((n, l) => n + 2 * kv.contextSize * l.nKvHead * l.headDim * kvElementBytes(kv.type), 0);
+  let step = 0;
+  try {
+    const steps = planGraph(plan.batch, { weightPtr: () => 0, geluTable: () => 0, kvType: kv.type });
+    step = steps.scratchBytes + (steps.maxHeadDim > 0 ? lanes * probe.attention_scratch_bytes(kv.contextSize, steps.maxHeadDim) : 0);
+  } catch (err) {
+    if (!isWasmChordError(err, 'UNSUPPORTED_TENSOR_TYPE')) throw err;
+  }
+  return probe.heap_base() + plan.weightBytes + kvBytes + step + GELU_TABLE_BYTES + PLAN_SLACK;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -3,6 +3,9 @@
  * `relaxed` (SIMD128 + relaxed SIMD); the best one this engine validates is chosen.
  * The .wasm files sit next to this module, so bundlers that understand
  * `new URL(..., import.meta.url)` pick them up.
+ *
+ * Each build also runs over a shared memory (worker threads): `sharedKernels` derives that form
+ * from the same bytes instead of shipping a second file per build (see withSharedMemory).
  */
 import { WasmChordError } from '../../errors.js';
 import type { OpKernelExports } from './op-kernels.js';
@@ -38,6 +41,7 @@ async function readVariant(variant: KernelVariant): Promise<Uint8Array<ArrayBuff
 }
 
 const compiled = new Map<KernelVariant, Promise<WebAssembly.Module | undefined>>();
+const compiledShared = new Map<KernelVariant, Promise<WebAssembly.Module>>();
 
 /**
  * Node 20 (V8 11.3) implements relaxed SIMD behind --experimental-wasm-relaxed-simd; V8 reads the
@@ -64,6 +68,78 @@ export function compileKernels(variant: KernelVariant): Promise<WebAssembly.Modu
     compiled.set(variant, p);
   }
   return p;
+}
+
+/** wasm32's whole address space in 64 KiB pages: the maximum of every shared kernel memory. */
+export const MAX_MEMORY_PAGES = 65536;
+
+/**
+ * The shared-memory form of a kernel build (for `selectKernels`' variant, already validated):
+ * the same code with its memory import declared shared with wasm32's maximum. Compiling with
+ * asc's `--sharedMemory --maximumMemory 65536` changes exactly these limits and nothing else
+ * (checked with AssemblyScript 0.28.20): the kernels need no atomics, since the threads meet in
+ * JavaScript (pool/control.ts).
+ */
+export function sharedKernels(variant: KernelVariant): Promise<WebAssembly.Module> {
+  let p = compiledShared.get(variant);
+  if (!p) {
+    p = readVariant(variant).then((bytes) => WebAssembly.compile(withSharedMemory(bytes)));
+    compiledShared.set(variant, p);
+  }
+  return p;
+}
+
+/** Rewrites the limits of a module's imported memory to `shared, max MAX_MEMORY_PAGES`. */
+export function withSharedMemory(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const u32 = (at: number): [value: number, next: number] => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = bytes[at++]!;
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return [value, at];
+    }
+  };
+  const leb = (v: number): number[] => {
+    const out: number[] = [];
+    do {
+      const b = v % 128;
+      v = Math.floor(v / 128);
+      out.push(v > 0 ? b | 0x80 : b);
+    } while (v > 0);
+    return out;
+  };
+  const skipName = (at: number) => {
+    const [length, start] = u32(at);
+    return start + length;
+  };
+  // Sections after the 8-byte header: id, size, contents. Imports are section 2.
+  for (let at = 8; at < bytes.length; ) {
+    const id = bytes[at]!;
+    const [size, start] = u32(at + 1);
+    const end = start + size;
+    if (id === 2) {
+      let [count, p] = u32(start);
+      for (; count > 0; count--) {
+        p = skipName(skipName(p)); // module and field names
+        const kind = bytes[p++]!;
+        if (kind === 2) {
+          const flags = bytes[p]!;
+          if (flags > 1) throw new Error('the kernel memory import is already shared or 64-bit');
+          const [min, afterMin] = u32(p + 1);
+          const limitsEnd = flags === 1 ? u32(afterMin)[1] : afterMin;
+          const contents = [...bytes.subarray(start, p), 0x03, ...leb(min), ...leb(MAX_MEMORY_PAGES), ...bytes.subarray(limitsEnd, end)];
+          return Uint8Array.from([...bytes.subarray(0, at), 2, ...leb(contents.length), ...contents, ...bytes.subarray(end)]);
+        }
+        // Function (type index), table (reftype + limits), global (type + mutability), tag.
+        if (kind === 0) p = u32(p)[1];
+        else if (kind === 1) p = bytes[p + 1]! & 1 ? u32(u32(p + 2)[1])[1] : u32(p + 2)[1];
+        else if (kind === 3) p += 2;
+        else p = u32(p + 1)[1];
+      }
+    }
+    at = end;
+  }
+  throw new Error('the kernel build imports no memory');
 }
 
 /**

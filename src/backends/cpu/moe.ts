@@ -1,18 +1,26 @@
 /**
  * The mixture-of-experts FFN on the CPU backend. Which experts run depends on the data (the
- * router's top-k), so this is a host step between kernel calls: per token, softmax over the
- * router logits, top-k, optional renormalisation, then the chosen experts' matmuls on their
- * slices of the 3-D expert tensors, summed in the order of selection as ggml does.
+ * router's top-k), so it cannot be a fixed list of kernel calls: every lane (worker) computes
+ * the routing itself (the same result everywhere) and then takes its share of each chosen
+ * expert's matmul rows. Per token: softmax over the router logits, top-k, optional
+ * renormalisation, then the chosen experts' FFNs on their slices of the 3-D expert tensors,
+ * summed in the order of selection as ggml does. Each output element is computed by one lane
+ * in that fixed order, so the bits do not depend on the number of lanes.
  */
-import { rowByteSize, typeName } from '../../quant/types.js';
 import type { MoeParams } from '../graph.js';
-import type { WasmArena } from './arena.js';
+import type { Lane } from './plan-runner.js';
+import { laneRange } from './plan-runner.js';
 
-interface ExpertTensor {
+/** One of the 3-D expert tensors: nExpert matrices, each read by one matmul kernel. */
+export interface ExpertMatrix {
   readonly ptr: number;
-  readonly type: number;
-  /** The activation format its matmul reads (undefined: f32). */
-  readonly act: number | undefined;
+  /** Bytes of one expert's matrix. */
+  readonly expertBytes: number;
+  readonly matmul: string;
+  /** The kernel that quantizes its input rows (undefined: the matmul reads f32). */
+  readonly quantize: string | undefined;
+  /** Bytes of one input row in the format the matmul reads. */
+  readonly inputRowBytes: number;
 }
 
 /** Offsets (x, logits, out, scratch) are relative to the plan's scratch block. */
@@ -25,14 +33,18 @@ export interface MoeStep {
   readonly nFf: number;
   readonly nExpert: number;
   readonly params: MoeParams;
-  readonly gate: ExpertTensor;
-  readonly up: ExpertTensor;
-  readonly down: ExpertTensor;
+  readonly gate: ExpertMatrix;
+  readonly up: ExpertMatrix;
+  readonly down: ExpertMatrix;
+  /**
+   * xq / xqUp: every token's input in the gate's / up's format; gate, up, hq and down: one row
+   * per chosen expert (gate holds the activation's output, hq it in the down matrix's format).
+   */
   readonly scratch: { readonly xq: number; readonly xqUp: number; readonly gate: number; readonly up: number; readonly hq: number; readonly down: number };
   readonly geluTable: number;
 }
 
-type KernelCaller = (fn: string, ...args: number[]) => void;
+export type Kernel = (...args: number[]) => unknown;
 
 /** Router probabilities -> the chosen experts and their weights, as ggml computes them (f32). */
 export function routeExperts(logits: Float32Array, params: MoeParams): { experts: number[]; weights: number[] } {
@@ -53,33 +65,58 @@ export function routeExperts(logits: Float32Array, params: MoeParams): { experts
   return { experts, weights };
 }
 
-export function runMoe(step: MoeStep, base: number, arena: WasmArena, call: KernelCaller): void {
-  const { nEmbd, nFf, nExpert } = step;
+/** Runs one MoE step on this lane; every lane of the run calls it (it meets them at barriers). */
+export function runMoe(step: MoeStep, base: number, lane: Lane, kernel: (name: string) => Kernel, memory: WebAssembly.Memory): void {
+  const { nEmbd, nFf, nExpert, rows, gate, up, down, params } = step;
   const s = step.scratch;
-  const slice = (t: ExpertTensor, rows: number, k: number) => rows * rowByteSize(t.type, k);
-  const matmul = (t: ExpertTensor, e: number, rows: number, k: number, x: number, y: number) =>
-    call(`matmul_${typeName(t.type).toLowerCase()}`, t.ptr + e * slice(t, rows, k), x, y, k, rows, 0, rows, 1);
-  const quantize = (act: number | undefined, x: number, q: number, k: number) => {
-    if (act === undefined) arena.bytes(q, k * 4).set(arena.bytes(x, k * 4));
-    else call(`quantize_${typeName(act).toLowerCase()}`, x, q, 1, k);
+  const x = base + step.x;
+  const matmul = (m: ExpertMatrix, expert: number, k: number, outRows: number, input: number, y: number, [r0, r1]: [number, number]) => {
+    if (r1 > r0) kernel(m.matmul)(m.ptr + expert * m.expertBytes, input, y, k, outRows, r0, r1, 1);
   };
-  for (let t = 0; t < step.rows; t++) {
-    const { experts, weights } = routeExperts(arena.f32(base + step.logits + t * nExpert * 4, nExpert).slice(), step.params);
-    const xRow = base + step.x + t * nEmbd * 4;
-    quantize(step.gate.act, xRow, base + s.xq, nEmbd);
-    const xUp = step.up.act === step.gate.act ? base + s.xq : base + s.xqUp;
-    if (xUp !== base + s.xq) quantize(step.up.act, xRow, xUp, nEmbd);
-    const out = arena.f32(base + step.out + t * nEmbd * 4, nEmbd);
+
+  // Every token's input row in the gate's and the up's formats (rows shared out among lanes).
+  const [t0, t1] = laneRange(0, rows, lane);
+  const inputs = (m: ExpertMatrix, at: number) => {
+    if (m.quantize && t1 > t0) kernel(m.quantize)(x + t0 * nEmbd * 4, at + t0 * m.inputRowBytes, t1 - t0, nEmbd);
+    return m.quantize ? at : x;
+  };
+  const xGate = inputs(gate, base + s.xq);
+  const xUp = up.quantize === gate.quantize ? xGate : inputs(up, base + s.xqUp);
+  lane.barrier();
+
+  const ffRows = laneRange(0, nFf, lane);
+  const [f0, f1] = ffRows;
+  const embdRows = laneRange(0, nEmbd, lane);
+  const hidden = (j: number) => base + s.gate + j * nFf * 4;
+  const downInput = (j: number) => (down.quantize ? base + s.hq + j * down.inputRowBytes : hidden(j));
+  for (let t = 0; t < rows; t++) {
+    const { experts, weights } = routeExperts(new Float32Array(memory.buffer, base + step.logits + t * nExpert * 4, nExpert), params);
+    // Gate and up of every chosen expert on this lane's rows, then the activation of those rows.
     experts.forEach((e, j) => {
-      matmul(step.gate, e, nFf, nEmbd, base + s.xq, base + s.gate);
-      matmul(step.up, e, nFf, nEmbd, xUp, base + s.up);
-      if (step.params.act === 'silu') call('swiglu_f32', base + s.gate, base + s.up, base + s.gate, nFf);
-      else call('geglu_ggml_f32', base + s.gate, base + s.up, base + s.gate, nFf, step.geluTable);
-      quantize(step.down.act, base + s.gate, base + s.hq, nFf);
-      matmul(step.down, e, nEmbd, nFf, base + s.hq, base + s.down);
-      const d = arena.f32(base + s.down, nEmbd);
-      const w = weights[j]!;
-      for (let i = 0; i < nEmbd; i++) out[i] = j === 0 ? d[i]! * w : out[i]! + Math.fround(d[i]! * w);
+      const g = hidden(j);
+      const u = base + s.up + j * nFf * 4;
+      matmul(gate, e, nEmbd, nFf, xGate + t * gate.inputRowBytes, g, ffRows);
+      matmul(up, e, nEmbd, nFf, xUp + t * up.inputRowBytes, u, ffRows);
+      if (f1 <= f0) return;
+      const [gf, uf] = [g + f0 * 4, u + f0 * 4];
+      if (params.act === 'silu') kernel('swiglu_f32')(gf, uf, gf, f1 - f0);
+      else kernel('geglu_ggml_f32')(gf, uf, gf, f1 - f0, step.geluTable);
     });
+    lane.barrier();
+    // Each expert's whole hidden row in the down matrix's format: one lane per row.
+    if (down.quantize) for (let j = lane.index; j < experts.length; j += lane.count) kernel(down.quantize)(hidden(j), downInput(j), 1, nFf);
+    lane.barrier();
+    // Down of every chosen expert on this lane's rows, summed in the order of selection.
+    const [e0, e1] = embdRows;
+    const out = new Float32Array(memory.buffer, base + step.out + t * nEmbd * 4, nEmbd);
+    experts.forEach((e, j) => {
+      const d = base + s.down + j * nEmbd * 4;
+      matmul(down, e, nFf, nEmbd, downInput(j), d, embdRows);
+      const dv = new Float32Array(memory.buffer, d, nEmbd);
+      const w = weights[j]!;
+      for (let i = e0; i < e1; i++) out[i] = j === 0 ? dv[i]! * w : out[i]! + Math.fround(dv[i]! * w);
+    });
+    // The next token overwrites the hidden rows that this one's down matmuls may still read.
+    lane.barrier();
   }
 }

@@ -10,14 +10,15 @@
  * stride, the attention scratch) is not baked in: such arguments are listed as patches and filled
  * in by the backend before each run, so nothing is re-planned per token.
  *
- * Each call may name a splittable range argument pair (rows, heads, tokens): a worker pool can
- * run disjoint sub-ranges in parallel, and the kernels guarantee identical bits for any split.
+ * Each call may name a splittable range argument pair (rows, heads, tokens): the worker pool
+ * runs disjoint sub-ranges in parallel (plan-runner.ts), and the kernels guarantee identical bits
+ * for any split. A plan is plain data, so it travels to the workers by structured clone.
  */
 import { typeName, GGMLType, rowByteSize } from '../../quant/types.js';
 import { vecDotType } from '../../quant/index.js';
 import { inputsOf, type Graph, type GraphNode, type NodeOf, type OpName, type WeightHandle } from '../graph.js';
 import type { KVCacheType } from '../backend.js';
-import type { MoeStep } from './moe.js';
+import type { ExpertMatrix, MoeStep } from './moe.js';
 
 /** A run-time value a kernel argument takes (see the module comment). */
 export type Patch =
@@ -26,6 +27,16 @@ export type Patch =
   | { readonly kind: 'attentionScratch' }
   | { readonly kind: 'keys' | 'values'; readonly layer: number };
 
+/** A [start, end) range argument pair that workers may share out, and the work it covers. */
+export interface Split {
+  /** Indices of the start and end arguments. */
+  readonly at: readonly [number, number];
+  /** About how many multiply-adds (or element operations) the whole range is. */
+  readonly work: number;
+  /** Attention: the work per position cached before the step (pos0), added at run time. */
+  readonly workPerPosition?: number;
+}
+
 export interface KernelCall {
   readonly kind: 'kernel';
   readonly fn: string;
@@ -33,8 +44,7 @@ export interface KernelCall {
   readonly args: number[];
   readonly relative: readonly number[];
   readonly patches: readonly (readonly [number, Patch])[];
-  /** Indices of a [start, end) range argument pair that may be split across workers. */
-  readonly split?: readonly [number, number];
+  readonly split?: Split;
   /** Set on the call that completes a graph node: its id, and where its output lives. */
   completes?: { readonly node: number; readonly offset: number };
 }
@@ -79,6 +89,18 @@ const lower = (type: number) => typeName(type).toLowerCase();
 /** The activation format a matmul over this weight needs, or undefined for plain f32. */
 export function activationType(w: WeightHandle): number | undefined {
   return w.type === GGMLType.F32 ? undefined : vecDotType(w.type);
+}
+
+/** A 3-D expert tensor of nExpert matrices of `rows` x `k`, as the MoE step reads it. */
+function expertMatrix(w: WeightHandle, rows: number, k: number, ctx: PlanContext): ExpertMatrix {
+  const act = activationType(w);
+  return {
+    ptr: ctx.weightPtr(w),
+    expertBytes: rows * rowByteSize(w.type, k),
+    matmul: `matmul_${lower(w.type)}`,
+    quantize: act === undefined ? undefined : `quantize_${lower(act)}`,
+    inputRowBytes: act === undefined ? k * 4 : rowByteSize(act, k),
+  };
 }
 
 /** First-fit placement of buffers inside the scratch block. */
@@ -128,7 +150,7 @@ interface Emitter {
   quantized(node: GraphNode, act: number): number;
   /** Temporary scratch that lives only during the current node. */
   temp(bytes: number): number;
-  call(fn: string, args: number[], relative: number[], split?: [number, number], patches?: [number, Patch][]): void;
+  call(fn: string, args: number[], relative: number[], options?: { split?: Split; patches?: [number, Patch][] }): void;
   host(moe: MoeStep): void;
 }
 
@@ -147,19 +169,21 @@ const LOWER: Lowering = {
   rms_norm: (node, out, e) => {
     const rows = (node.rows * node.cols) / node.group;
     const w = node.weight ? e.ctx.weightPtr(node.weight) : 0;
-    e.call('rms_norm_f32', [e.at(node.x), w, out, node.group, node.eps, 0, rows], [0, 2], [5, 6]);
+    e.call('rms_norm_f32', [e.at(node.x), w, out, node.group, node.eps, 0, rows], [0, 2], { split: { at: [5, 6], work: rows * node.group } });
   },
   layer_norm: (node, out, e) => {
     const w = node.weight ? e.ctx.weightPtr(node.weight) : 0;
     const b = node.bias ? e.ctx.weightPtr(node.bias) : 0;
-    e.call('layer_norm_f32', [e.at(node.x), w, b, out, node.cols, node.eps, 0, node.rows], [0, 3], [6, 7]);
+    e.call('layer_norm_f32', [e.at(node.x), w, b, out, node.cols, node.eps, 0, node.rows], [0, 3], { split: { at: [6, 7], work: node.rows * node.cols } });
   },
   matmul: (node, out, e) => {
     const w = node.weight;
     const act = activationType(w);
     const x = act === undefined ? e.at(node.x) : e.quantized(node.x, act);
     const m = node.cols;
-    e.call(`matmul_${lower(w.type)}`, [e.ctx.weightPtr(w), x, out, node.x.cols, m, 0, m, node.rows], [1, 2], [5, 6]);
+    e.call(`matmul_${lower(w.type)}`, [e.ctx.weightPtr(w), x, out, node.x.cols, m, 0, m, node.rows], [1, 2], {
+      split: { at: [5, 6], work: m * node.x.cols * node.rows },
+    });
   },
   add: (node, out, e) => e.call('add_f32', [e.at(node.a), e.at(node.b), out, node.rows * node.cols], [0, 1, 2]),
   add_bias: (node, out, e) =>
@@ -182,38 +206,45 @@ const LOWER: Lowering = {
       `rope_${p.mode}_f32`,
       [e.at(node.x), node.cols, out, node.cols, e.positions, p.nHead, p.headDim, p.nRot, p.freqBase, p.freqScale, ff, 0, node.rows],
       [0, 2, 4],
-      [11, 12],
+      { split: { at: [11, 12], work: node.rows * node.cols } },
     );
   },
   attention: (node, out, e) => {
     const p = node.params;
     const store = `kv_store_${e.ctx.kvType}`;
     for (const [src, kind] of [[node.k, 'keys'], [node.v, 'values']] as const) {
-      e.call(store, [e.at(src), src.cols, 0, e.n, p.nKvHead, p.headDim, 0, 0], [0], undefined, [
-        [2, { kind, layer: p.layer }],
-        [6, { kind: 'kvStride' }],
-        [7, { kind: 'pos0' }],
-      ]);
+      e.call(store, [e.at(src), src.cols, 0, e.n, p.nKvHead, p.headDim, 0, 0], [0], {
+        patches: [
+          [2, { kind, layer: p.layer }],
+          [6, { kind: 'kvStride' }],
+          [7, { kind: 'pos0' }],
+        ],
+      });
     }
     e.call(
       `attention_${e.ctx.kvType}kv`,
       [e.at(node.q), 0, 0, out, 0, e.n, 0, p.nHead, p.nKvHead, p.headDim, 0, p.scale, p.window, p.softcap, 0, p.nHead],
       [0, 3],
-      [14, 15],
-      [
-        [1, { kind: 'keys', layer: p.layer }],
-        [2, { kind: 'values', layer: p.layer }],
-        [4, { kind: 'attentionScratch' }],
-        [6, { kind: 'pos0' }],
-        [10, { kind: 'kvStride' }],
-      ],
+      {
+        // Scores and the weighted sum: 2 multiply-adds per head element and position attended,
+        // about n/2 of this step's positions per token, and all pos0 earlier ones.
+        split: { at: [14, 15], work: e.n * e.n * p.nHead * p.headDim, workPerPosition: 2 * e.n * p.nHead * p.headDim },
+        patches: [
+          [1, { kind: 'keys', layer: p.layer }],
+          [2, { kind: 'values', layer: p.layer }],
+          [4, { kind: 'attentionScratch' }],
+          [6, { kind: 'pos0' }],
+          [10, { kind: 'kvStride' }],
+        ],
+      },
     );
   },
   moe_ffn: (node, out, e) => {
-    const [nEmbd, nFf] = node.gate.shape as [number, number, number];
-    const gateAct = activationType(node.gate);
-    const downAct = activationType(node.down);
-    const actRowBytes = (act: number | undefined, k: number) => (act === undefined ? k * 4 : rowByteSize(act, k));
+    const [nEmbd, nFf, nExpert] = node.gate.shape as [number, number, number];
+    const { nUsed } = node.params;
+    const gate = expertMatrix(node.gate, nFf, nEmbd, e.ctx);
+    const up = expertMatrix(node.up, nFf, nEmbd, e.ctx);
+    const down = expertMatrix(node.down, nEmbd, nFf, e.ctx);
     e.host({
       x: e.at(node.x),
       logits: e.at(node.logits),
@@ -221,18 +252,18 @@ const LOWER: Lowering = {
       rows: node.rows,
       nEmbd,
       nFf,
-      nExpert: node.gate.shape[2]!,
+      nExpert,
       params: node.params,
-      gate: { ptr: e.ctx.weightPtr(node.gate), type: node.gate.type, act: gateAct },
-      up: { ptr: e.ctx.weightPtr(node.up), type: node.up.type, act: activationType(node.up) },
-      down: { ptr: e.ctx.weightPtr(node.down), type: node.down.type, act: downAct },
+      gate,
+      up,
+      down,
       scratch: {
-        xq: e.temp(actRowBytes(gateAct, nEmbd)),
-        xqUp: e.temp(actRowBytes(activationType(node.up), nEmbd)),
-        gate: e.temp(nFf * 4),
-        up: e.temp(nFf * 4),
-        hq: e.temp(actRowBytes(downAct, nFf)),
-        down: e.temp(nEmbd * 4),
+        xq: e.temp(gate.quantize ? node.rows * gate.inputRowBytes : 0),
+        xqUp: e.temp(up.quantize && up.quantize !== gate.quantize ? node.rows * up.inputRowBytes : 0),
+        gate: e.temp(nUsed * nFf * 4),
+        up: e.temp(nUsed * nFf * 4),
+        hq: e.temp(down.quantize ? nUsed * down.inputRowBytes : 0),
+        down: e.temp(nUsed * nEmbd * 4),
       },
       geluTable: node.params.act === 'gelu' ? e.ctx.geluTable() : 0,
     });
@@ -281,7 +312,7 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
       temps.push(t);
       return t.at;
     },
-    call: (fn, args, relative, split, patches = []) => steps.push({ kind: 'kernel', fn, args, relative, split, patches }),
+    call: (fn, args, relative, { split, patches = [] } = {}) => steps.push({ kind: 'kernel', fn, args, relative, split, patches }),
     host: (moe) => steps.push({ kind: 'host', moe }),
   };
 
