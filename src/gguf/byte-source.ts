@@ -48,6 +48,17 @@ export function checkRange(source: ByteSource, offset: number, length: number): 
   }
 }
 
+/** The parts one after another, in one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
     throw new WasmChordError('ABORTED', 'the operation was aborted', { cause: signal.reason });

@@ -16,6 +16,7 @@ import {
   type GGUFValueTypeId,
 } from './metadata.js';
 import { alignUp, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC } from './reader.js';
+import { concatBytes } from './byte-source.js';
 
 export interface GGUFWriteTensor {
   readonly name: string;
@@ -87,13 +88,7 @@ export async function encodeGGUF(spec: GGUFWriteSpec): Promise<Uint8Array> {
   await writeGGUF(spec, (c) => {
     chunks.push(c.slice());
   });
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 function writeValue(w: ByteWriter, type: GGUFValueTypeId, value: GGUFValue, key: string): void {

@@ -9,7 +9,7 @@
  */
 import { isWasmChordError, WasmChordError } from '../../errors.js';
 import type { GGUFFile, GGUFTensorInfo } from '../../gguf/reader.js';
-import { throwIfAborted } from '../../gguf/byte-source.js';
+import { concatBytes, throwIfAborted } from '../../gguf/byte-source.js';
 import { GGMLType, typeName, type GGMLTypeId } from '../../quant/types.js';
 import {
   kvElementBytes,
@@ -382,7 +382,7 @@ export class CpuBackend implements Backend {
           const r = this.#kvRange(kv, l, which, h, 0, n);
           parts.push(this.#arena.bytes(r.start, r.bytes));
         }
-        return concat(parts);
+        return concatBytes(parts);
       };
       return { keys: read('keys'), values: read('values') };
     });
@@ -502,14 +502,4 @@ async function plannedBytes(module: WebAssembly.Module, plan: CpuMemoryPlan, lan
     if (!isWasmChordError(err, 'UNSUPPORTED_TENSOR_TYPE')) throw err;
   }
   return probe.heap_base() + plan.weightBytes + kvBytes + step + GELU_TABLE_BYTES + PLAN_SLACK;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
