@@ -1,6 +1,6 @@
 /**
  * The native peer: node-llama-cpp (llama.cpp's prebuilt CPU binaries, run offline), installed
- * apart from the project with `npm ci --prefix bench/peer` because it weighs about 700 MB.
+ * apart from the project with `npm install --prefix bench/peer` because it weighs about 700 MB.
  * Only the calls the benchmarks make are typed here, so the project type-checks without it.
  */
 import { existsSync } from 'node:fs';
@@ -9,9 +9,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export interface PeerSequence {
   clearHistory(): Promise<void>;
   evaluateWithoutGeneratingNewTokens(tokens: number[]): Promise<void>;
-  evaluate(tokens: number[], options: { temperature: number }): AsyncIterable<number>;
+  /** Evaluates `tokens`, then each sampled token in turn, yielding every sampled token. */
+  evaluate(tokens: number[], options: { temperature: number; yieldEogToken?: boolean }): AsyncIterable<number>;
 }
 export interface PeerContext {
+  readonly flashAttention: boolean;
   getSequence(): PeerSequence;
   dispose(): Promise<void>;
 }
@@ -29,7 +31,7 @@ const ENTRY = fileURLToPath(new URL('./peer/node_modules/node-llama-cpp/dist/ind
 /** llama.cpp on the CPU only (never building or downloading), or undefined when not installed. */
 export async function cpuLlama(): Promise<PeerLlama | undefined> {
   if (!existsSync(ENTRY)) {
-    process.stderr.write('node-llama-cpp is not installed: run `npm ci --prefix bench/peer` for the side-by-side numbers\n');
+    process.stderr.write('node-llama-cpp is not installed: run `npm install --prefix bench/peer` for the side-by-side numbers\n');
     return undefined;
   }
   const peer = await import(pathToFileURL(ENTRY).href);

@@ -7,7 +7,7 @@
 // - encode, warm: encoding the same text again (BPE's word cache now full);
 // - decode and stream decode of the resulting ids;
 // - llama.cpp (node-llama-cpp, vocabulary-only load) encoding the same text, when installed
-//   (`npm ci --prefix bench/peer`), with the ratio of our cold encode to it and a check that both
+//   (`npm install --prefix bench/peer`), with the ratio of our cold encode to it and a check that both
 //   produce the same ids. Encoding adds no BOS on either side.
 import { readFileSync } from 'node:fs';
 import { readGGUFHeader, type GGUFMetadata } from '../src/gguf/index.js';
