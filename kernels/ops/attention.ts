@@ -130,7 +130,21 @@ export function kv_store_f16(
 @inline function softmax_scores(f16: bool, s: usize, nk: i32, scale: f32, softcap: f32): void {
   const inv_cap: f32 = <f32>1 / softcap;
   let m: f32 = -Infinity;
-  for (let j = 0; j < nk; j++) {
+  let j = 0;
+  if (softcap <= 0) {
+    // Scale and running max four keys at a time (the max of the same values in another order:
+    // ties between -0 and +0 do not matter, since expf(±0 - m) is the same).
+    const sv = f32x4.splat(scale);
+    let mv = f32x4.splat(-Infinity);
+    for (; j + 4 <= nk; j += 4) {
+      const at = s + (<usize>j << 2);
+      const v = f32x4.mul(v128.load(at), sv);
+      v128.store(at, v);
+      mv = f32x4.max(mv, v);
+    }
+    m = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  }
+  for (; j < nk; j++) {
     const at = s + (<usize>j << 2);
     let v = load<f32>(at);
     if (softcap > 0) v = Mathf.tanh(v * inv_cap) * softcap;
@@ -243,7 +257,33 @@ export function kv_store_f16(
   for (let r: usize = 0; r < <usize>BLOCK; r++) memory.fill(out + r * outStride, 0, <usize>n << 2);
   const nv = n & ~3;
   let vr = vb;
-  for (let j = 0; j < nk; j++) {
+  let j = 0;
+  // Two keys at a time: each output lane takes the same two multiply-adds in key order, without
+  // a store and reload in between.
+  for (; j + 2 <= nk; j += 2) {
+    const off = <usize>j << 2;
+    const x0 = v128.load32_splat(w + off), y0 = v128.load32_splat(w + off + 4);
+    const x1 = v128.load32_splat(w1 + off), y1 = v128.load32_splat(w1 + off + 4);
+    const x2 = v128.load32_splat(w2 + off), y2 = v128.load32_splat(w2 + off + 4);
+    const x3 = v128.load32_splat(w3 + off), y3 = v128.load32_splat(w3 + off + 4);
+    const vs = vr + rowBytes;
+    for (let d = 0; d < nv; d += 4) {
+      const v = load_k(f16, vr, d), u = load_k(f16, vs, d);
+      const od = <usize>d << 2;
+      v128.store(out + od, madd(y0, u, madd(x0, v, v128.load(out + od))));
+      v128.store(o1 + od, madd(y1, u, madd(x1, v, v128.load(o1 + od))));
+      v128.store(o2 + od, madd(y2, u, madd(x2, v, v128.load(o2 + od))));
+      v128.store(o3 + od, madd(y3, u, madd(x3, v, v128.load(o3 + od))));
+    }
+    if (nv < n) {
+      for (let r: usize = 0; r < <usize>BLOCK; r++) {
+        add_weighted_tail(f16, load<f32>(w + r * wStride + off), vr, out + r * outStride, nv, n);
+        add_weighted_tail(f16, load<f32>(w + r * wStride + off + 4), vs, out + r * outStride, nv, n);
+      }
+    }
+    vr += 2 * rowBytes;
+  }
+  for (; j < nk; j++) {
     const off = <usize>j << 2;
     const x0 = v128.load32_splat(w + off);
     const x1 = v128.load32_splat(w1 + off);

@@ -6,22 +6,56 @@
 // output element. So results are bit-identical across builds (baseline/relaxed), token tilings
 // and row splits.
 
+import { halfx4_s_to_f32x4 } from '../shared/half';
+
+/**
+ * [Σv0, Σv1, Σv2, Σv3]: the lane sums of four i32x4 in one vector (exact integer adds, so the
+ * grouping does not matter). Every shuffle is one unpack instruction on x64.
+ */
+@inline export function hsum4_i32x4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  const a = i32x4.add(i32x4.shuffle(v0, v1, 0, 4, 1, 5), i32x4.shuffle(v0, v1, 2, 6, 3, 7));
+  const b = i32x4.add(i32x4.shuffle(v2, v3, 0, 4, 1, 5), i32x4.shuffle(v2, v3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+}
+
+/** f16 scales at p0+off .. p3+off as f32x4 (see halfx4_s_to_f32x4 in shared/half.ts). */
+@inline export function halves4(p0: usize, p1: usize, p2: usize, p3: usize, off: usize): v128 {
+  let v = v128.load16_splat(p0 + off);
+  v = v128.load16_lane(p1 + off, v, 1);
+  v = v128.load16_lane(p2 + off, v, 2);
+  v = v128.load16_lane(p3 + off, v, 3);
+  return halfx4_s_to_f32x4(i32x4.extend_low_i16x8_s(v));
+}
+
+/** The f16 at p as f32 in every lane (see halfx4_s_to_f32x4). */
+@inline export function half_splat(p: usize): v128 {
+  return halfx4_s_to_f32x4(i32x4.extend_low_i16x8_s(v128.load16_splat(p)));
+}
+
+/** Stores lane i of f32x4 `v` at p + 4i for i < n (n in 1..4: rows of a partial group). */
+@inline export function store_lanes(p: usize, v: v128, n: i32): void {
+  if (n == 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+/**
+ * i8x16.shr_u(v, n) for a constant n, as a 16-bit shift and a byte mask: two instructions on
+ * x64, where V8 lowers i8x16.shr_u to five (it rebuilds the mask every time). Where the caller
+ * masks the result anyway, i16x8.shr_u alone does (the bits shifted in from the neighbouring
+ * byte land above the mask).
+ */
+@inline export function shr_u8(v: v128, n: i32): v128 {
+  return v128.and(i16x8.shr_u(v, n), i8x16.splat(<i8>(0xff >> n)));
+}
+
 @inline export function hsum_i32x4(v: v128): i32 {
   const s = i32x4.add(v, i32x4.shuffle(v, v, 2, 3, 0, 1));
   return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
-}
-
-/** Σ w·a over 16 elements: w as two i16x8 (elements 0-7, 8-15), a as i8x16. */
-@inline export function dot16_i16(w0: v128, w1: v128, a: v128): v128 {
-  return i32x4.add(
-    i32x4.dot_i16x8_s(w0, i16x8.extend_low_i8x16_s(a)),
-    i32x4.dot_i16x8_s(w1, i16x8.extend_high_i8x16_s(a)),
-  );
-}
-
-/** Σ w·a over 32 elements: w as four i16x8, a as 32 i8 at p (any alignment). */
-@inline export function dot32_i16(w0: v128, w1: v128, w2: v128, w3: v128, p: usize): v128 {
-  return i32x4.add(dot16_i16(w0, w1, v128.load(p)), dot16_i16(w2, w3, v128.load(p, 16)));
 }
 
 /**
@@ -86,6 +120,15 @@
 @inline function bit_to_0x10(sel: v128): v128 {
   const bit = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
   return v128.and(i8x16.eq(v128.and(sel, bit), bit), i8x16.splat(0x10));
+}
+
+/**
+ * The IQ4 levels of 16 indices in 0..15. The relaxed build's swizzle is a bare pshufb on x64
+ * (indices this small mean the same in every mode); the plain one adds a range fix-up.
+ */
+@inline export function levels(idx: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i8x16.relaxed_swizzle(iq4_levels(), idx);
+  return i8x16.swizzle(iq4_levels(), idx);
 }
 
 /** IQ4_NL / IQ4_XS non-linear 4-bit levels (ggml's kvalues_iq4nl), indexed by swizzle. */

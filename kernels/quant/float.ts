@@ -1,9 +1,11 @@
 // Float weights: F32 (f32 activations), F16 (f16 activations) and BF16 (bf16 activations), as
 // ggml's vec_dot pairs them. Products are summed in two f32x4 accumulators over chunks of 8
 // elements, reduced as ((l0+l1)+(l2+l3)) of their sum, then the tail (k % 8) is added in order.
-// Any k is accepted. Tokens go in tiles of 4 so each weight chunk is loaded and converted once
-// per tile; the per-element float order does not depend on the tiling.
-import { half_to_f32, halfx4_to_f32x4 } from '../shared/half';
+// Any k is accepted. Decode takes four rows at a time, each activation chunk loaded and
+// converted once for them; prefill takes tiles of 4 tokens and, for F16/BF16, two rows, so each
+// weight chunk is converted once per 4 tokens and each activation chunk once per 2 rows. The
+// per-element float order does not depend on any of it.
+import { half_to_f32, halfx4_s_to_f32x4 } from '../shared/half';
 
 @inline function reduce(a: v128, b: v128): f32 {
   const s = f32x4.add(a, b);
@@ -21,7 +23,7 @@ import { half_to_f32, halfx4_to_f32x4 } from '../shared/half';
 @inline function chunk(kind: i32, p: usize, c: i32, half: i32): v128 {
   if (kind == 0) return v128.load(p + (<usize>c << 5) + (<usize>half << 4));
   const v = v128.load(p + (<usize>c << 4));
-  if (kind == 1) return halfx4_to_f32x4(half == 0 ? i32x4.extend_low_i16x8_s(v) : i32x4.extend_high_i16x8_s(v));
+  if (kind == 1) return halfx4_s_to_f32x4(half == 0 ? i32x4.extend_low_i16x8_s(v) : i32x4.extend_high_i16x8_s(v));
   return i32x4.shl(half == 0 ? i32x4.extend_low_i16x8_u(v) : i32x4.extend_high_i16x8_u(v), 16);
 }
 
@@ -60,13 +62,112 @@ import { half_to_f32, halfx4_to_f32x4 } from '../shared/half';
   }
 }
 
+/** The fixed-order dot of one row: reduce(a, b) of its lane accumulators, then the scalar tail. */
+@inline function row_finish(kind: i32, a: v128, b: v128, wr: usize, xt: usize, k: i32, nc: i32): f32 {
+  let s = reduce(a, b);
+  for (let i = nc << 3; i < k; i++) s += elem(kind, wr, i) * elem(kind, xt, i);
+  return s;
+}
+
+/**
+ * Decode: rows w0..w3 (nr valid; the others repeat a valid row and are not stored) times the
+ * token at xt. Each activation chunk is loaded and converted once for the four rows, whose
+ * accumulators are float_tile's.
+ */
+@inline function float_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, k: i32, yt: usize): void {
+  const z = f32x4.splat(0);
+  let a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+  const nc = k >> 3;
+  for (let c = 0; c < nc; c++) {
+    const x0 = chunk(kind, xt, c, 0), x1 = chunk(kind, xt, c, 1);
+    a0 = f32x4.add(a0, f32x4.mul(chunk(kind, w0, c, 0), x0));
+    b0 = f32x4.add(b0, f32x4.mul(chunk(kind, w0, c, 1), x1));
+    a1 = f32x4.add(a1, f32x4.mul(chunk(kind, w1, c, 0), x0));
+    b1 = f32x4.add(b1, f32x4.mul(chunk(kind, w1, c, 1), x1));
+    a2 = f32x4.add(a2, f32x4.mul(chunk(kind, w2, c, 0), x0));
+    b2 = f32x4.add(b2, f32x4.mul(chunk(kind, w2, c, 1), x1));
+    a3 = f32x4.add(a3, f32x4.mul(chunk(kind, w3, c, 0), x0));
+    b3 = f32x4.add(b3, f32x4.mul(chunk(kind, w3, c, 1), x1));
+  }
+  store<f32>(yt, row_finish(kind, a0, b0, w0, xt, k, nc));
+  if (nr > 1) store<f32>(yt, row_finish(kind, a1, b1, w1, xt, k, nc), 4);
+  if (nr > 2) store<f32>(yt, row_finish(kind, a2, b2, w2, xt, k, nc), 8);
+  if (nr > 3) store<f32>(yt, row_finish(kind, a3, b3, w3, xt, k, nc), 12);
+}
+
+/**
+ * Prefill: two rows (w1 may repeat w0, then only row 0 is stored) times four tokens: each chunk
+ * of the rows is converted once for the four tokens and each chunk of the tokens once for the
+ * two rows; every (row, token) keeps float_tile's two accumulators and order.
+ */
+@inline function float_tile2(kind: i32, w0: usize, w1: usize, two: bool, xt: usize, xs: usize, k: i32, yt: usize, ys: usize): void {
+  const z = f32x4.splat(0);
+  let a00 = z, b00 = z, a01 = z, b01 = z, a02 = z, b02 = z, a03 = z, b03 = z, a10 = z, b10 = z, a11 = z, b11 = z, a12 = z, b12 = z, a13 = z, b13 = z;
+  const x1 = xt + xs, x2 = xt + 2 * xs, x3 = xt + 3 * xs;
+  const nc = k >> 3;
+  for (let c = 0; c < nc; c++) {
+    const p0 = chunk(kind, w0, c, 0), p1 = chunk(kind, w0, c, 1), q0 = chunk(kind, w1, c, 0), q1 = chunk(kind, w1, c, 1);
+    const u0 = chunk(kind, xt, c, 0), v0 = chunk(kind, xt, c, 1);
+    a00 = f32x4.add(a00, f32x4.mul(p0, u0));
+    b00 = f32x4.add(b00, f32x4.mul(p1, v0));
+    a10 = f32x4.add(a10, f32x4.mul(q0, u0));
+    b10 = f32x4.add(b10, f32x4.mul(q1, v0));
+    const u1 = chunk(kind, x1, c, 0), v1 = chunk(kind, x1, c, 1);
+    a01 = f32x4.add(a01, f32x4.mul(p0, u1));
+    b01 = f32x4.add(b01, f32x4.mul(p1, v1));
+    a11 = f32x4.add(a11, f32x4.mul(q0, u1));
+    b11 = f32x4.add(b11, f32x4.mul(q1, v1));
+    const u2 = chunk(kind, x2, c, 0), v2 = chunk(kind, x2, c, 1);
+    a02 = f32x4.add(a02, f32x4.mul(p0, u2));
+    b02 = f32x4.add(b02, f32x4.mul(p1, v2));
+    a12 = f32x4.add(a12, f32x4.mul(q0, u2));
+    b12 = f32x4.add(b12, f32x4.mul(q1, v2));
+    const u3 = chunk(kind, x3, c, 0), v3 = chunk(kind, x3, c, 1);
+    a03 = f32x4.add(a03, f32x4.mul(p0, u3));
+    b03 = f32x4.add(b03, f32x4.mul(p1, v3));
+    a13 = f32x4.add(a13, f32x4.mul(q0, u3));
+    b13 = f32x4.add(b13, f32x4.mul(q1, v3));
+  }
+  store<f32>(yt, row_finish(kind, a00, b00, w0, xt, k, nc));
+  if (two) store<f32>(yt, row_finish(kind, a10, b10, w1, xt, k, nc), 4);
+  store<f32>(yt + 1 * ys, row_finish(kind, a01, b01, w0, x1, k, nc));
+  if (two) store<f32>(yt + 1 * ys, row_finish(kind, a11, b11, w1, x1, k, nc), 4);
+  store<f32>(yt + 2 * ys, row_finish(kind, a02, b02, w0, x2, k, nc));
+  if (two) store<f32>(yt + 2 * ys, row_finish(kind, a12, b12, w1, x2, k, nc), 4);
+  store<f32>(yt + 3 * ys, row_finish(kind, a03, b03, w0, x3, k, nc));
+  if (two) store<f32>(yt + 3 * ys, row_finish(kind, a13, b13, w1, x3, k, nc), 4);
+}
+
 @inline function float_matmul(kind: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   const rb = <usize>k << (kind == 0 ? 2 : 1), ys = <usize>m << 2;
-  for (let r = row0; r < row1; r++) {
+  if (n_tokens == 1) {
+    for (let r = row0; r < row1; r += 4) {
+      const nr = min(4, row1 - r);
+      const w0 = w + <usize>r * rb;
+      const w1 = nr > 1 ? w0 + rb : w0, w2 = nr > 2 ? w0 + 2 * rb : w0, w3 = nr > 3 ? w0 + 3 * rb : w0;
+      float_rows4(kind, w0, w1, w2, w3, nr, x, k, y + (<usize>r << 2));
+    }
+    return;
+  }
+  if (kind == 0) {
+    // F32: nothing to convert, and the two-row tile measured no faster.
+    for (let r = row0; r < row1; r++) {
+      const wr = w + <usize>r * rb, yr = y + (<usize>r << 2);
+      let t = 0;
+      for (; t + 4 <= n_tokens; t += 4) float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 4);
+      for (; t < n_tokens; t++) float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 1);
+    }
+    return;
+  }
+  for (let r = row0; r < row1; r += 2) {
+    const two = r + 1 < row1;
     const wr = w + <usize>r * rb, yr = y + (<usize>r << 2);
     let t = 0;
-    for (; t + 4 <= n_tokens; t += 4) float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 4);
-    for (; t < n_tokens; t++) float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 1);
+    for (; t + 4 <= n_tokens; t += 4) float_tile2(kind, wr, two ? wr + rb : wr, two, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys);
+    for (; t < n_tokens; t++) {
+      float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 1);
+      if (two) float_tile(kind, wr + rb, x + <usize>t * rb, rb, k, yr + <usize>t * ys + 4, ys, 1);
+    }
   }
 }
 

@@ -9,9 +9,17 @@
 // unsigned codes (0..63) with the activations and removes the code offset of Q3_K/Q6_K
 // through bsums; the integer result, hence y, is the same as the baseline build's.
 //
+// Decode (one token) takes four rows at a time, each row's sums in its own i32x4 over a
+// super-block, one transposition, then the term for the four rows lane-wise (lane r: row r).
+// Prefill takes one row and four tokens: each group is decoded once for the four tokens, and
+// the term is computed lane-wise over tokens. Either way every output element goes through the
+// same f32 operations in the same order as ggml's scalar code.
+//
 // dequantize_rows_<type>(w, ids, n_ids, k, out): bit-exact with ggml's to_float (each element is
 // one rounding of an exact product, minus the min where there is one).
-import { dot32_i16, hsum_i32x4, iq4_levels, rdot16_u, scaled_hi, scaled_lo, store16_mul, store16_mul_add } from './common';
+import {
+  halves4, hsum4_i32x4, iq4_levels, levels, rdot16_u, scaled_hi, scaled_lo, shr_u8, store16_mul, store16_mul_add, store_lanes,
+} from './common';
 import { half_to_f32 } from '../shared/half';
 
 const Q2_K: i32 = 0, Q3_K: i32 = 1, Q4_K: i32 = 2, Q5_K: i32 = 3, Q6_K: i32 = 4, IQ4_XS: i32 = 5;
@@ -104,28 +112,28 @@ const Q8_K_BYTES: usize = 292;
 @inline function half_codes(kind: i32, wb: usize, g: i32, h: i32): v128 {
   const ho = <usize>(h << 4);
   if (kind == Q2_K) {
-    return v128.and(i8x16.shr_u(v128.load(wb + 16 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), i8x16.splat(3));
+    return v128.and(i16x8.shr_u(v128.load(wb + 16 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), i8x16.splat(3));
   }
   if (kind == Q3_K) {
-    const low = v128.and(i8x16.shr_u(v128.load(wb + 32 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), i8x16.splat(3));
-    return v128.or(low, i8x16.shl(v128.and(i8x16.shr_u(v128.load(wb + ho), g), i8x16.splat(1)), 2));
+    const low = v128.and(i16x8.shr_u(v128.load(wb + 32 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), i8x16.splat(3));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + ho), g), i8x16.splat(1)), 2));
   }
   if (kind == Q4_K) {
-    return v128.and(i8x16.shr_u(v128.load(wb + 16 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), i8x16.splat(15));
+    return v128.and(i16x8.shr_u(v128.load(wb + 16 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), i8x16.splat(15));
   }
   if (kind == Q5_K) {
-    const low = v128.and(i8x16.shr_u(v128.load(wb + 48 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), i8x16.splat(15));
-    return v128.or(low, i8x16.shl(v128.and(i8x16.shr_u(v128.load(wb + 16 + ho), g), i8x16.splat(1)), 4));
+    const low = v128.and(i16x8.shr_u(v128.load(wb + 48 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), i8x16.splat(15));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + 16 + ho), g), i8x16.splat(1)), 4));
   }
   if (kind == Q6_K) {
     const half = <usize>(g >> 2), gi = g & 3;
     const ql = v128.load(wb + (half << 6) + (<usize>(gi & 1) << 5) + ho);
     const qh = v128.load(wb + 128 + (half << 5) + ho);
-    const low = v128.and(i8x16.shr_u(ql, (gi >> 1) << 2), i8x16.splat(15));
-    return v128.or(low, i8x16.shl(v128.and(i8x16.shr_u(qh, gi << 1), i8x16.splat(3)), 4));
+    const low = v128.and(i16x8.shr_u(ql, (gi >> 1) << 2), i8x16.splat(15));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(qh, gi << 1), i8x16.splat(3)), 4));
   }
   const raw = v128.load(wb + 8 + (<usize>g << 4));
-  return i8x16.swizzle(iq4_levels(), h == 0 ? v128.and(raw, i8x16.splat(15)) : i8x16.shr_u(raw, 4));
+  return levels(h == 0 ? v128.and(raw, i8x16.splat(15)) : shr_u8(raw, 4));
 }
 
 /**
@@ -134,7 +142,7 @@ const Q8_K_BYTES: usize = 292;
  */
 @inline function mins_i16(kind: i32, wb: usize, half: i32): v128 {
   if (kind == Q2_K) {
-    const m = i8x16.shr_u(v128.load(wb), 4);
+    const m = shr_u8(v128.load(wb), 4);
     return half == 0 ? i16x8.extend_low_i8x16_u(m) : i16x8.extend_high_i8x16_u(m);
   }
   const v = i64x2.splat(mins_packed(wb)), z = i32x4.splat(0);
@@ -150,94 +158,462 @@ const Q8_K_BYTES: usize = 292;
   return half == 0 ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_high_i8x16_s(v);
 }
 
-/** hsum(Σ bsums·c) for i16 lane weights c_lo (bsums 0-7) and c_hi (8-15) of activation block xb. */
-@inline function bsums_dot(xb: usize, c_lo: v128, c_hi: v128): i32 {
-  return hsum_i32x4(i32x4.add(i32x4.dot_i16x8_s(v128.load(xb, 260), c_lo), i32x4.dot_i16x8_s(v128.load(xb, 276), c_hi)));
+/** Byte offsets of the f16 d and dmin of a block. */
+@inline function d_off(kind: i32): usize {
+  return kind == Q2_K ? 80 : kind == Q3_K ? 108 : kind == Q6_K ? 208 : 0;
+}
+@inline function dmin_off(kind: i32): usize {
+  return kind == Q2_K ? 82 : 2;
 }
 
 /**
- * The block's contribution for one token. `acc` holds the scaled code·activation sums; in the
- * relaxed build the codes of Q3_K/Q6_K still carry their offset, removed here as
- * offset·Σ scale·Σa with the per-16 sums from bsums (c_lo/c_hi are the scales).
+ * IQ4_XS: the eight six-bit group scales (before the offset 32), group g in byte g: nibble g of
+ * scales_l (4 B at 4) and bits 2g..2g+1 of scales_h (u16 at 2), spread into bytes.
  */
-@inline function block_term(kind: i32, acc: v128, xb: usize, d: f32, dmin: f32, c_lo: v128, c_hi: v128): f32 {
-  const dx = load<f32>(xb);
-  let isum = hsum_i32x4(acc);
-  if (relaxed_dot(kind) && code_offset(kind) != 0) isum -= <i32>code_offset(kind) * bsums_dot(xb, c_lo, c_hi);
-  if (!has_min(kind)) return (dx * d) * <f32>isum;
-  return (dx * d) * <f32>isum - (dx * dmin) * <f32>bsums_dot(xb, c_lo, c_hi);
+@inline function iq4xs_scales(wb: usize): u64 {
+  let l = <u64>load<u32>(wb, 4);
+  l = (l | (l << 16)) & 0x0000ffff0000ffff;
+  l = (l | (l << 8)) & 0x00ff00ff00ff00ff;
+  l = (l & 0x000f000f000f000f) | ((l << 4) & 0x0f000f000f000f00);
+  let h = <u64>load<u16>(wb, 2);
+  h = (h | (h << 24)) & 0x000000ff000000ff;
+  h = (h | (h << 12)) & 0x000f000f000f000f;
+  h = (h | (h << 6)) & 0x0303030303030303;
+  return l | (h << 4);
+}
+
+/** Whether a type scales each half-group (16 scales per block) rather than each group (8). */
+@inline function half_scaled(kind: i32): bool {
+  return kind == Q2_K || kind == Q3_K || kind == Q6_K;
 }
 
 /**
- * Σ scale·code·a over group g for the 32 activations at q, relaxed build. Pair sums fit i16
- * (codes <= 63); Q4_K/Q5_K (codes <= 31, one scale) add both halves in i16 before scaling.
+ * The block's scales as i16 lanes for groups 4n..4n+3 (n = 0, 1): the scale of half h of group
+ * 4n+j in lane 2j+h (half-scaled types), or of group 4n+j in lane j.
  */
-@inline function rdot_group(kind: i32, u0: v128, u1: v128, sc0: v128, sc1: v128, q: usize): v128 {
-  const p0 = rdot16_u(v128.load(q), u0), p1 = rdot16_u(v128.load(q, 16), u1);
-  if (kind == Q4_K || kind == Q5_K) return i32x4.dot_i16x8_s(i16x8.add(p0, p1), sc0);
-  return i32x4.add(i32x4.dot_i16x8_s(p0, sc0), i32x4.dot_i16x8_s(p1, sc1));
+@inline function scale_vec(kind: i32, wb: usize, n: i32): v128 {
+  if (kind == Q2_K) {
+    const v = v128.and(v128.load(wb), i8x16.splat(15));
+    return n == 0 ? i16x8.extend_low_i8x16_u(v) : i16x8.extend_high_i8x16_u(v);
+  }
+  if (kind == Q6_K) {
+    const v = v128.load(wb, 192);
+    return n == 0 ? i16x8.extend_low_i8x16_s(v) : i16x8.extend_high_i8x16_s(v);
+  }
+  if (kind == Q3_K) return scales_i16(kind, scales_lo(kind, wb), scales_hi(kind, wb), n);
+  const v = kind == IQ4_XS
+    ? i16x8.sub(i16x8.extend_low_i8x16_u(i64x2.splat(iq4xs_scales(wb))), i16x8.splat(32))
+    : i16x8.extend_low_i8x16_u(i64x2.splat(scales_lo(kind, wb)));
+  return n == 0 ? v : i64x2.shuffle(v, v, 1, 0);
 }
 
-@inline function k_tile(kind: i32, wr: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
+/** scale_vec(kind, wb, 1), given v = scale_vec(kind, wb, 0) (a lane move for the types with eight scales). */
+@inline function scale_vec2(kind: i32, wb: usize, v: v128): v128 {
+  return half_scaled(kind) ? scale_vec(kind, wb, 1) : i64x2.shuffle(v, v, 1, 0);
+}
+
+/** Lane j (a constant) of the i16x8 v in every lane. */
+@inline function lane16(v: v128, j: i32): v128 {
+  // Shuffle lanes must be literals: one branch per lane, all but one folded away.
+  if (j == 0) return i8x16.shuffle(v, v, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+  if (j == 1) return i8x16.shuffle(v, v, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+  if (j == 2) return i8x16.shuffle(v, v, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5);
+  if (j == 3) return i8x16.shuffle(v, v, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7);
+  if (j == 4) return i8x16.shuffle(v, v, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9);
+  if (j == 5) return i8x16.shuffle(v, v, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11);
+  if (j == 6) return i8x16.shuffle(v, v, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13);
+  return i8x16.shuffle(v, v, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15);
+}
+
+/** The scale of half h of group 4n+j in every lane, from sv = scale_vec(kind, wb, n). */
+@inline function half_scale(kind: i32, sv: v128, j: i32, h: i32): v128 {
+  return lane16(sv, half_scaled(kind) ? (j << 1) + h : j);
+}
+
+/**
+ * Always true, but V8 cannot know it: a branch on it ends a basic block. TurboFan places pure
+ * arithmetic at the end of the block that uses it while loads keep their place, so one block
+ * holding many groups loads everything first and spills; one group per block keeps the
+ * registers for the work (measured with paired A/B trials: faster for every K type).
+ */
+@inline function sched_barrier(nb: i32): bool {
+  return nb != 0x7fffffff;
+}
+
+/** i16x8.shr_u by a constant, skipped for 0 (V8 emits a shift by zero). */
+@inline function shr16(v: v128, n: i32): v128 {
+  return n == 0 ? v : i16x8.shr_u(v, n);
+}
+
+/**
+ * Codes of half h of group g = 4n+j as i8x16 (see half_codes): j and h are constants, so every
+ * shift but the high-bit plane's of Q3_K/Q5_K is one too.
+ */
+@inline function codes_nj(kind: i32, wb: usize, n: i32, j: i32, h: i32): v128 {
+  const ho = <usize>(h << 4), no = <usize>n;
+  if (kind == Q2_K) {
+    return v128.and(shr16(v128.load(wb + 16 + (no << 5) + ho), j << 1), i8x16.splat(3));
+  }
+  if (kind == Q3_K) {
+    const low = v128.and(shr16(v128.load(wb + 32 + (no << 5) + ho), j << 1), i8x16.splat(3));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + ho), (n << 2) + j), i8x16.splat(1)), 2));
+  }
+  if (kind == Q4_K) {
+    return v128.and(shr16(v128.load(wb + 16 + (no << 6) + (<usize>(j >> 1) << 5) + ho), (j & 1) << 2), i8x16.splat(15));
+  }
+  if (kind == Q5_K) {
+    const low = v128.and(shr16(v128.load(wb + 48 + (no << 6) + (<usize>(j >> 1) << 5) + ho), (j & 1) << 2), i8x16.splat(15));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + 16 + ho), (n << 2) + j), i8x16.splat(1)), 4));
+  }
+  if (kind == Q6_K) {
+    const ql = v128.load(wb + (no << 6) + (<usize>(j & 1) << 5) + ho);
+    const qh = v128.load(wb + 128 + (no << 5) + ho);
+    const low = v128.and(shr16(ql, (j >> 1) << 2), i8x16.splat(15));
+    return v128.or(low, i16x8.shl(v128.and(shr16(qh, j << 1), i8x16.splat(3)), 4));
+  }
+  const raw = v128.load(wb + 8 + (no << 6) + (<usize>j << 4));
+  return levels(h == 0 ? v128.and(raw, i8x16.splat(15)) : shr_u8(raw, 4));
+}
+
+/**
+ * One row's group 4n+j prepared for the dots, part p (0..3). Relaxed build: the codes of halves
+ * 0 and 1, then their scales in every lane. i16 path: the values (code − offset) times their
+ * scale as i16 (|value·scale| <= 4096) for elements 0-7, 8-15, 16-23, 24-31.
+ */
+@inline function kprep(kind: i32, wb: usize, n: i32, j: i32, sv: v128, p: i32): v128 {
+  if (relaxed_dot(kind)) return p < 2 ? codes_nj(kind, wb, n, j, p) : half_scale(kind, sv, j, p - 2);
+  const h = p >> 1;
+  const v = i8x16.sub(codes_nj(kind, wb, n, j, h), i8x16.splat(code_offset(kind)));
+  return (p & 1) == 0 ? scaled_lo(v, half_scale(kind, sv, j, h)) : scaled_hi(v, half_scale(kind, sv, j, h));
+}
+
+/**
+ * Σ scale·code·a of one prepared group (c0..c3 from kprep) against the activations a0/a1
+ * (elements 0-15, 16-31), or A0..A3 (the same widened to i16) in the i16 path, as i32x4 partial
+ * sums. Relaxed pair sums fit i16 (codes <= 63); Q4_K/Q5_K (codes <= 31, one scale per group)
+ * add both halves in i16 before scaling.
+ */
+@inline function kdot(kind: i32, c0: v128, c1: v128, c2: v128, c3: v128, a0: v128, a1: v128, A0: v128, A1: v128, A2: v128, A3: v128): v128 {
+  if (relaxed_dot(kind)) {
+    const p0 = rdot16_u(a0, c0), p1 = rdot16_u(a1, c1);
+    if (kind == Q4_K || kind == Q5_K) return i32x4.dot_i16x8_s(i16x8.add(p0, p1), c2);
+    return i32x4.add(i32x4.dot_i16x8_s(p0, c2), i32x4.dot_i16x8_s(p1, c3));
+  }
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(c0, A0), i32x4.dot_i16x8_s(c1, A1)),
+    i32x4.add(i32x4.dot_i16x8_s(c2, A2), i32x4.dot_i16x8_s(c3, A3)),
+  );
+}
+
+/** kdot against the 32 activations at q (loaded, and widened for the i16 path, here). */
+@inline function kdot_at(kind: i32, c0: v128, c1: v128, c2: v128, c3: v128, q: usize): v128 {
+  const a0 = v128.load(q), a1 = v128.load(q, 16);
+  if (relaxed_dot(kind)) return kdot(kind, c0, c1, c2, c3, a0, a1, a0, a0, a0, a0);
+  return kdot(kind, c0, c1, c2, c3, a0, a1,
+    i16x8.extend_low_i8x16_s(a0), i16x8.extend_high_i8x16_s(a0), i16x8.extend_low_i8x16_s(a1), i16x8.extend_high_i8x16_s(a1));
+}
+
+/** Activations widened to i16 for the i16 path (unused, and folded away, in the relaxed one). */
+@inline function wide_lo(kind: i32, a: v128): v128 {
+  return relaxed_dot(kind) ? a : i16x8.extend_low_i8x16_s(a);
+}
+@inline function wide_hi(kind: i32, a: v128): v128 {
+  return relaxed_dot(kind) ? a : i16x8.extend_high_i8x16_s(a);
+}
+
+/** One row's sum over group 4n+j, from its block wb and scale vector sv, against prepared activations. */
+@inline function krow(kind: i32, wb: usize, n: i32, j: i32, sv: v128, a0: v128, a1: v128, A0: v128, A1: v128, A2: v128, A3: v128): v128 {
+  return kdot(kind, kprep(kind, wb, n, j, sv, 0), kprep(kind, wb, n, j, sv, 1), kprep(kind, wb, n, j, sv, 2), kprep(kind, wb, n, j, sv, 3), a0, a1, A0, A1, A2, A3);
+}
+
+/**
+ * Relaxed Q3_K/Q6_K: offset·Σ scale·bsum of one row against the token block xb, as i32x4
+ * partial sums (the codes carry the offset; this removes it). sv0/sv1: scale_vec n = 0, 1.
+ */
+@inline function offset_corr(kind: i32, xb: usize, sv0: v128, sv1: v128): v128 {
+  const c = i32x4.add(i32x4.dot_i16x8_s(v128.load(xb, 260), sv0), i32x4.dot_i16x8_s(v128.load(xb, 276), sv1));
+  return i32x4.shl(c, kind == Q3_K ? 2 : 5);
+}
+
+/** Types with a min: Σ min·bsum of the row's block wb against the token block xb, as i32x4 partial sums. */
+@inline function min_sum(kind: i32, xb: usize, wb: usize): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(v128.load(xb, 260), mins_i16(kind, wb, 0)), i32x4.dot_i16x8_s(v128.load(xb, 276), mins_i16(kind, wb, 1)));
+}
+
+/**
+ * The super-block term, lane-wise: (d_x·d)·f32(isum), minus (d_x·dmin)·f32(msum) for the types
+ * with a min, as ggml's scalar expression (dx, d, dmin, isum, msum given per lane).
+ */
+@inline function k_term(kind: i32, dx: v128, d: v128, dmin: v128, isum: v128, msum: v128): v128 {
+  const t = f32x4.mul(f32x4.mul(dx, d), f32x4.convert_i32x4_s(isum));
+  if (!has_min(kind)) return t;
+  return f32x4.sub(t, f32x4.mul(f32x4.mul(dx, dmin), f32x4.convert_i32x4_s(msum)));
+}
+
+/**
+ * Decode: rows w0..w3 (nr valid; the others repeat a valid row and are not stored) times the
+ * token at xt. Each row's scaled sums accumulate in its own i32x4 over a super-block; one
+ * transposition gives the four exact isums, and the term is computed for the four rows at once
+ * (lane r: row r). The activation group is loaded (and widened) once for the four rows.
+ */
+@inline function k_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, nb: i32, yt: usize): void {
   const wbytes = block_bytes(kind);
-  let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+  const z = i32x4.splat(0);
+  let s = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
-    const wb = wr + <usize>b * wbytes, xb = xt + <usize>b * Q8_K_BYTES;
-    const lo = scales_lo(kind, wb), hi = scales_hi(kind, wb);
-    const z = i32x4.splat(0);
-    let a0 = z, a1 = z, a2 = z, a3 = z;
-    for (let g = 0; g < 8; g++) {
-      const u0 = half_codes(kind, wb, g, 0), u1 = half_codes(kind, wb, g, 1);
-      const sc0 = i16x8.splat(<i16>scale_at(kind, lo, hi, g << 1));
-      const sc1 = i16x8.splat(<i16>scale_at(kind, lo, hi, (g << 1) + 1));
-      const q = xb + 4 + (<usize>g << 5);
-      if (relaxed_dot(kind)) {
-        a0 = i32x4.add(a0, rdot_group(kind, u0, u1, sc0, sc1, q));
-        if (nt > 1) {
-          a1 = i32x4.add(a1, rdot_group(kind, u0, u1, sc0, sc1, q + xs));
-          a2 = i32x4.add(a2, rdot_group(kind, u0, u1, sc0, sc1, q + 2 * xs));
-          a3 = i32x4.add(a3, rdot_group(kind, u0, u1, sc0, sc1, q + 3 * xs));
-        }
-      } else {
-        // Scales folded into the i16 weights: |value·scale| <= 4096, so pair sums stay in i32.
-        const o = i8x16.splat(code_offset(kind));
-        const v0 = i8x16.sub(u0, o), v1 = i8x16.sub(u1, o);
-        const w0 = scaled_lo(v0, sc0), w1 = scaled_hi(v0, sc0), w2 = scaled_lo(v1, sc1), w3 = scaled_hi(v1, sc1);
-        a0 = i32x4.add(a0, dot32_i16(w0, w1, w2, w3, q));
-        if (nt > 1) {
-          a1 = i32x4.add(a1, dot32_i16(w0, w1, w2, w3, q + xs));
-          a2 = i32x4.add(a2, dot32_i16(w0, w1, w2, w3, q + 2 * xs));
-          a3 = i32x4.add(a3, dot32_i16(w0, w1, w2, w3, q + 3 * xs));
-        }
+    const o = <usize>b * wbytes;
+    const wb0 = w0 + o, wb1 = w1 + o, wb2 = w2 + o, wb3 = w3 + o;
+    const xb = xt + <usize>b * Q8_K_BYTES;
+    let r0 = z, r1 = z, r2 = z, r3 = z;
+    const s00 = scale_vec(kind, wb0, 0), s01 = scale_vec2(kind, wb0, s00), s10 = scale_vec(kind, wb1, 0), s11 = scale_vec2(kind, wb1, s10);
+    const s20 = scale_vec(kind, wb2, 0), s21 = scale_vec2(kind, wb2, s20), s30 = scale_vec(kind, wb3, 0), s31 = scale_vec2(kind, wb3, s30);
+    for (let n = 0; n < 2; n++) {
+      const sv0 = n == 0 ? s00 : s01, sv1 = n == 0 ? s10 : s11, sv2 = n == 0 ? s20 : s21, sv3 = n == 0 ? s30 : s31;
+      const qn = xb + 4 + (<usize>n << 7);
+      // Groups 4n..4n+3 (j a constant in each; see sched_barrier for the branches).
+      if (sched_barrier(nb)) {
+        const a0 = v128.load(qn, 0), a1 = v128.load(qn, 16);
+        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+        r0 = i32x4.add(r0, krow(kind, wb0, n, 0, sv0, a0, a1, A0, A1, A2, A3));
+        r1 = i32x4.add(r1, krow(kind, wb1, n, 0, sv1, a0, a1, A0, A1, A2, A3));
+        r2 = i32x4.add(r2, krow(kind, wb2, n, 0, sv2, a0, a1, A0, A1, A2, A3));
+        r3 = i32x4.add(r3, krow(kind, wb3, n, 0, sv3, a0, a1, A0, A1, A2, A3));
+      }
+      if (sched_barrier(nb)) {
+        const a0 = v128.load(qn, 32), a1 = v128.load(qn, 48);
+        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+        r0 = i32x4.add(r0, krow(kind, wb0, n, 1, sv0, a0, a1, A0, A1, A2, A3));
+        r1 = i32x4.add(r1, krow(kind, wb1, n, 1, sv1, a0, a1, A0, A1, A2, A3));
+        r2 = i32x4.add(r2, krow(kind, wb2, n, 1, sv2, a0, a1, A0, A1, A2, A3));
+        r3 = i32x4.add(r3, krow(kind, wb3, n, 1, sv3, a0, a1, A0, A1, A2, A3));
+      }
+      if (sched_barrier(nb)) {
+        const a0 = v128.load(qn, 64), a1 = v128.load(qn, 80);
+        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+        r0 = i32x4.add(r0, krow(kind, wb0, n, 2, sv0, a0, a1, A0, A1, A2, A3));
+        r1 = i32x4.add(r1, krow(kind, wb1, n, 2, sv1, a0, a1, A0, A1, A2, A3));
+        r2 = i32x4.add(r2, krow(kind, wb2, n, 2, sv2, a0, a1, A0, A1, A2, A3));
+        r3 = i32x4.add(r3, krow(kind, wb3, n, 2, sv3, a0, a1, A0, A1, A2, A3));
+      }
+      if (sched_barrier(nb)) {
+        const a0 = v128.load(qn, 96), a1 = v128.load(qn, 112);
+        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+        r0 = i32x4.add(r0, krow(kind, wb0, n, 3, sv0, a0, a1, A0, A1, A2, A3));
+        r1 = i32x4.add(r1, krow(kind, wb1, n, 3, sv1, a0, a1, A0, A1, A2, A3));
+        r2 = i32x4.add(r2, krow(kind, wb2, n, 3, sv2, a0, a1, A0, A1, A2, A3));
+        r3 = i32x4.add(r3, krow(kind, wb3, n, 3, sv3, a0, a1, A0, A1, A2, A3));
       }
     }
-    const d = scale_d(kind, wb), dmin = scale_dmin(kind, wb);
-    // Lane weights for bsums: the mins (types with a min) or the scales (offset correction).
-    const c_lo = has_min(kind) ? mins_i16(kind, wb, 0) : code_offset(kind) != 0 ? scales_i16(kind, lo, hi, 0) : z;
-    const c_hi = has_min(kind) ? mins_i16(kind, wb, 1) : code_offset(kind) != 0 ? scales_i16(kind, lo, hi, 1) : z;
-    s0 += block_term(kind, a0, xb, d, dmin, c_lo, c_hi);
-    if (nt > 1) {
-      s1 += block_term(kind, a1, xb + xs, d, dmin, c_lo, c_hi);
-      s2 += block_term(kind, a2, xb + 2 * xs, d, dmin, c_lo, c_hi);
-      s3 += block_term(kind, a3, xb + 3 * xs, d, dmin, c_lo, c_hi);
+    if (relaxed_dot(kind) && code_offset(kind) != 0) {
+      r0 = i32x4.sub(r0, offset_corr(kind, xb, s00, s01));
+      r1 = i32x4.sub(r1, offset_corr(kind, xb, s10, s11));
+      r2 = i32x4.sub(r2, offset_corr(kind, xb, s20, s21));
+      r3 = i32x4.sub(r3, offset_corr(kind, xb, s30, s31));
     }
+    const msum = has_min(kind) ? hsum4_i32x4(min_sum(kind, xb, wb0), min_sum(kind, xb, wb1), min_sum(kind, xb, wb2), min_sum(kind, xb, wb3)) : z;
+    const dmin = has_min(kind) ? halves4(wb0, wb1, wb2, wb3, dmin_off(kind)) : z;
+    s = f32x4.add(s, k_term(kind, f32x4.splat(load<f32>(xb)), halves4(wb0, wb1, wb2, wb3, d_off(kind)), dmin, hsum4_i32x4(r0, r1, r2, r3), msum));
   }
-  store<f32>(yt, s0);
-  if (nt > 1) {
-    store<f32>(yt + ys, s1);
-    store<f32>(yt + 2 * ys, s2);
-    store<f32>(yt + 3 * ys, s3);
+  store_lanes(yt, s, nr);
+}
+
+/**
+ * Prefill: one row (wr) times four tokens from xt (token stride xs; nt of them valid, the others
+ * repeat a valid token and are not stored). Each group is decoded once for the four tokens,
+ * whose sums accumulate in their own i32x4; one transposition per super-block gives the four
+ * tokens' isums (lane t: token t) and the term is computed for them at once.
+ */
+@inline function k_row4(kind: i32, wr: usize, xt: usize, x1: usize, x2: usize, x3: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
+  const wbytes = block_bytes(kind);
+  const z = i32x4.splat(0);
+  let s = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    const wb = wr + <usize>b * wbytes;
+    const xo = <usize>b * Q8_K_BYTES;
+    const xb0 = xt + xo, xb1 = x1 + xo, xb2 = x2 + xo, xb3 = x3 + xo;
+    let t0 = z, t1 = z, t2 = z, t3 = z;
+    const s0 = scale_vec(kind, wb, 0), s1 = scale_vec2(kind, wb, s0);
+    for (let n = 0; n < 2; n++) {
+      const sv = n == 0 ? s0 : s1;
+      const qo = 4 + (<usize>n << 7);
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 0, sv, 0), c1 = kprep(kind, wb, n, 0, sv, 1), c2 = kprep(kind, wb, n, 0, sv, 2), c3 = kprep(kind, wb, n, 0, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo));
+      }
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 1, sv, 0), c1 = kprep(kind, wb, n, 1, sv, 1), c2 = kprep(kind, wb, n, 1, sv, 2), c3 = kprep(kind, wb, n, 1, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 32));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 32));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 32));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 32));
+      }
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 2, sv, 0), c1 = kprep(kind, wb, n, 2, sv, 1), c2 = kprep(kind, wb, n, 2, sv, 2), c3 = kprep(kind, wb, n, 2, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 64));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 64));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 64));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 64));
+      }
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 3, sv, 0), c1 = kprep(kind, wb, n, 3, sv, 1), c2 = kprep(kind, wb, n, 3, sv, 2), c3 = kprep(kind, wb, n, 3, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 96));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 96));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 96));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 96));
+      }
+    }
+    if (relaxed_dot(kind) && code_offset(kind) != 0) {
+      const sv0 = s0, sv1 = s1;
+      t0 = i32x4.sub(t0, offset_corr(kind, xb0, sv0, sv1));
+      t1 = i32x4.sub(t1, offset_corr(kind, xb1, sv0, sv1));
+      t2 = i32x4.sub(t2, offset_corr(kind, xb2, sv0, sv1));
+      t3 = i32x4.sub(t3, offset_corr(kind, xb3, sv0, sv1));
+    }
+    const msum = has_min(kind) ? hsum4_i32x4(min_sum(kind, xb0, wb), min_sum(kind, xb1, wb), min_sum(kind, xb2, wb), min_sum(kind, xb3, wb)) : z;
+    let dx = v128.load32_splat(xb0);
+    dx = v128.load32_lane(xb1, dx, 1);
+    dx = v128.load32_lane(xb2, dx, 2);
+    dx = v128.load32_lane(xb3, dx, 3);
+    const d = f32x4.splat(half_to_f32(load<i16>(wb + d_off(kind))));
+    const dmin = has_min(kind) ? f32x4.splat(half_to_f32(load<i16>(wb + dmin_off(kind)))) : z;
+    s = f32x4.add(s, k_term(kind, dx, d, dmin, hsum4_i32x4(t0, t1, t2, t3), msum));
   }
+  store<f32>(yt, f32x4.extract_lane(s, 0));
+  if (nt > 1) store<f32>(yt + ys, f32x4.extract_lane(s, 1));
+  if (nt > 2) store<f32>(yt + 2 * ys, f32x4.extract_lane(s, 2));
+  if (nt > 3) store<f32>(yt + 3 * ys, f32x4.extract_lane(s, 3));
+}
+
+/**
+ * Prefill with eight tokens: k_row4's scheme with twice the tokens per decoded group (two
+ * token quads for the lane-wise terms); tokens past nt repeat the first and are not stored.
+ */
+@inline function k_row8(kind: i32, wr: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
+  const wbytes = block_bytes(kind);
+  const z = i32x4.splat(0);
+  let sA = f32x4.splat(0), sB = sA;
+  const x1 = nt > 1 ? xt + 1 * xs : xt;
+  const x2 = nt > 2 ? xt + 2 * xs : xt;
+  const x3 = nt > 3 ? xt + 3 * xs : xt;
+  const x4 = nt > 4 ? xt + 4 * xs : xt;
+  const x5 = nt > 5 ? xt + 5 * xs : xt;
+  const x6 = nt > 6 ? xt + 6 * xs : xt;
+  const x7 = nt > 7 ? xt + 7 * xs : xt;
+  for (let b = 0; b < nb; b++) {
+    const wb = wr + <usize>b * wbytes;
+    const xo = <usize>b * Q8_K_BYTES;
+    const xb0 = xt + xo, xb1 = x1 + xo, xb2 = x2 + xo, xb3 = x3 + xo, xb4 = x4 + xo, xb5 = x5 + xo, xb6 = x6 + xo, xb7 = x7 + xo;
+    let t0 = z, t1 = z, t2 = z, t3 = z, t4 = z, t5 = z, t6 = z, t7 = z;
+    const s0 = scale_vec(kind, wb, 0), s1 = scale_vec2(kind, wb, s0);
+    for (let n = 0; n < 2; n++) {
+      const sv = n == 0 ? s0 : s1;
+      const qo = 4 + (<usize>n << 7);
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 0, sv, 0), c1 = kprep(kind, wb, n, 0, sv, 1), c2 = kprep(kind, wb, n, 0, sv, 2), c3 = kprep(kind, wb, n, 0, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo));
+        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo));
+        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo));
+        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo));
+        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo));
+      }
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 1, sv, 0), c1 = kprep(kind, wb, n, 1, sv, 1), c2 = kprep(kind, wb, n, 1, sv, 2), c3 = kprep(kind, wb, n, 1, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 32));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 32));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 32));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 32));
+        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo + 32));
+        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo + 32));
+        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo + 32));
+        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo + 32));
+      }
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 2, sv, 0), c1 = kprep(kind, wb, n, 2, sv, 1), c2 = kprep(kind, wb, n, 2, sv, 2), c3 = kprep(kind, wb, n, 2, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 64));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 64));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 64));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 64));
+        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo + 64));
+        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo + 64));
+        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo + 64));
+        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo + 64));
+      }
+      if (sched_barrier(nb)) {
+        const c0 = kprep(kind, wb, n, 3, sv, 0), c1 = kprep(kind, wb, n, 3, sv, 1), c2 = kprep(kind, wb, n, 3, sv, 2), c3 = kprep(kind, wb, n, 3, sv, 3);
+        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 96));
+        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 96));
+        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 96));
+        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 96));
+        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo + 96));
+        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo + 96));
+        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo + 96));
+        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo + 96));
+      }
+    }
+    if (relaxed_dot(kind) && code_offset(kind) != 0) {
+      t0 = i32x4.sub(t0, offset_corr(kind, xb0, s0, s1));
+      t1 = i32x4.sub(t1, offset_corr(kind, xb1, s0, s1));
+      t2 = i32x4.sub(t2, offset_corr(kind, xb2, s0, s1));
+      t3 = i32x4.sub(t3, offset_corr(kind, xb3, s0, s1));
+      t4 = i32x4.sub(t4, offset_corr(kind, xb4, s0, s1));
+      t5 = i32x4.sub(t5, offset_corr(kind, xb5, s0, s1));
+      t6 = i32x4.sub(t6, offset_corr(kind, xb6, s0, s1));
+      t7 = i32x4.sub(t7, offset_corr(kind, xb7, s0, s1));
+    }
+    const d = f32x4.splat(half_to_f32(load<i16>(wb + d_off(kind))));
+    const dmin = has_min(kind) ? f32x4.splat(half_to_f32(load<i16>(wb + dmin_off(kind)))) : z;
+    const msumA = has_min(kind) ? hsum4_i32x4(min_sum(kind, xb0, wb), min_sum(kind, xb1, wb), min_sum(kind, xb2, wb), min_sum(kind, xb3, wb)) : z;
+    let dxA = v128.load32_splat(xb0);
+    dxA = v128.load32_lane(xb1, dxA, 1);
+    dxA = v128.load32_lane(xb2, dxA, 2);
+    dxA = v128.load32_lane(xb3, dxA, 3);
+    sA = f32x4.add(sA, k_term(kind, dxA, d, dmin, hsum4_i32x4(t0, t1, t2, t3), msumA));
+    const msumB = has_min(kind) ? hsum4_i32x4(min_sum(kind, xb4, wb), min_sum(kind, xb5, wb), min_sum(kind, xb6, wb), min_sum(kind, xb7, wb)) : z;
+    let dxB = v128.load32_splat(xb4);
+    dxB = v128.load32_lane(xb5, dxB, 1);
+    dxB = v128.load32_lane(xb6, dxB, 2);
+    dxB = v128.load32_lane(xb7, dxB, 3);
+    sB = f32x4.add(sB, k_term(kind, dxB, d, dmin, hsum4_i32x4(t4, t5, t6, t7), msumB));
+  }
+  store<f32>(yt, f32x4.extract_lane(sA, 0));
+  if (nt > 1) store<f32>(yt + 1 * ys, f32x4.extract_lane(sA, 1));
+  if (nt > 2) store<f32>(yt + 2 * ys, f32x4.extract_lane(sA, 2));
+  if (nt > 3) store<f32>(yt + 3 * ys, f32x4.extract_lane(sA, 3));
+  if (nt > 4) store<f32>(yt + 4 * ys, f32x4.extract_lane(sB, 0));
+  if (nt > 5) store<f32>(yt + 5 * ys, f32x4.extract_lane(sB, 1));
+  if (nt > 6) store<f32>(yt + 6 * ys, f32x4.extract_lane(sB, 2));
+  if (nt > 7) store<f32>(yt + 7 * ys, f32x4.extract_lane(sB, 3));
 }
 
 @inline function k_matmul(kind: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   const nb = k >> 8;
   const wrb = <usize>nb * block_bytes(kind), xrb = <usize>nb * Q8_K_BYTES, ys = <usize>m << 2;
+  if (n_tokens == 1) {
+    for (let r = row0; r < row1; r += 4) {
+      const nr = min(4, row1 - r);
+      const w0 = w + <usize>r * wrb;
+      const w1 = nr > 1 ? w0 + wrb : w0, w2 = nr > 2 ? w0 + 2 * wrb : w0, w3 = nr > 3 ? w0 + 3 * wrb : w0;
+      k_rows4(kind, w0, w1, w2, w3, nr, x, nb, y + (<usize>r << 2));
+    }
+    return;
+  }
   for (let r = row0; r < row1; r++) {
     const wr = w + <usize>r * wrb, yr = y + (<usize>r << 2);
     let t = 0;
-    for (; t + 4 <= n_tokens; t += 4) k_tile(kind, wr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 4);
-    for (; t < n_tokens; t++) k_tile(kind, wr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 1);
+    for (; t + 8 <= n_tokens; t += 8) k_row8(kind, wr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 8);
+    for (; t < n_tokens; t += 4) {
+      const nt = min(4, n_tokens - t);
+      const x0 = x + <usize>t * xrb;
+      // Tokens past the end repeat the tile's first one (computed, not stored).
+      const x1 = nt > 1 ? x0 + xrb : x0, x2 = nt > 2 ? x0 + 2 * xrb : x0, x3 = nt > 3 ? x0 + 3 * xrb : x0;
+      k_row4(kind, wr, x0, x1, x2, x3, nb, yr + <usize>t * ys, ys, nt);
+    }
   }
 }
 

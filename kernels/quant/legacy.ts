@@ -4,50 +4,27 @@
 // 32); x holds n_tokens activation rows quantized to the type's vec_dot type (q8_0, or q8_1 for
 // Q4_1/Q5_1); y is f32 [n_tokens][m]. Computes y[t][r] for r in [row0,row1) and every t, as
 // ggml's vec_dot: an exact integer sum per block, then y += (d_w·d_x)·isum (+ m_w·s_x for the
-// types with a min). Tokens go in tiles of 4: each weight block is decoded once per tile and
-// used for its 4 tokens, whose accumulators stay in registers (a whole-batch inner loop would
-// keep them in memory); the row's bytes stay in L1 across tiles, so weights are read from
-// memory once per row whatever n_tokens is.
+// types with a min).
+//
+// Rows go in groups of four held in the lanes of one f32x4: the four rows' integer block sums
+// (one i32x4 of partial sums each) are reduced together by one transposition, and the float
+// part runs lane-wise, the same f32 operations in the same order as for one row, so results do
+// not depend on how rows are grouped. Decode (one token) takes eight rows at a time sharing each
+// activation block; prefill takes eight rows and every token, decoding each weight block once
+// and adding its term to y[t] for every token in turn (y holds the running sums, in the order
+// a register would). Rows left over (fewer than eight) use four-row register tiles of up to four
+// tokens; missing rows of a partial group repeat a valid row and are not stored.
 //
 // dequantize_rows_<type>(w, ids, n_ids, k, out): out[i] = to_float(W[ids[i]]), bit-exact with
 // ggml (every element is one rounding of an exact product, plus the min where there is one).
 import {
-  dot32_i16, hsum_i32x4, iq4_levels, q5_high_hi, q5_high_lo, rdot16_u, store16_mul, store16_mul_add,
+  half_splat, halves4, hsum4_i32x4, hsum_i32x4, iq4_levels, levels, q5_high_hi, q5_high_lo, rdot16_u, shr_u8, store16_mul, store16_mul_add,
+  store_lanes,
 } from './common';
 import { half_to_f32 } from '../shared/half';
 
 const Q8_0_BYTES: usize = 34;
 const Q8_1_BYTES: usize = 36;
-
-/** Block term against a q8_0 activation block at xb: isum·(d_w·d_x). */
-@inline function q8_0_term(isum: v128, d: f32, xb: usize): f32 {
-  return <f32>hsum_i32x4(isum) * (d * half_to_f32(load<i16>(xb)));
-}
-
-/** Block term against a q8_1 activation block at xb: isum·(d_w·d_x) + m_w·s_x. */
-@inline function q8_1_term(isum: v128, d: f32, mn: f32, xb: usize): f32 {
-  return <f32>hsum_i32x4(isum) * (d * half_to_f32(load<i16>(xb))) + mn * half_to_f32(load<i16>(xb, 2));
-}
-
-/**
- * Σ (q−off)·a over one block: q given as unsigned bytes u0 (elements 0-15) and u1 (16-31,
- * both in 0..31), a the 32 i8 at p. Relaxed build: u·a with u as the unsigned operand, minus
- * off·a, combined in i16 (wrapping is harmless: each lane's true value, a sum of four
- * (q−off)·a, stays within ±4·16·128) and widened once.
- */
-@inline function dot_u_off(u0: v128, u1: v128, off: i8, p: usize): v128 {
-  const o = i8x16.splat(off);
-  if (ASC_FEATURE_RELAXED_SIMD) {
-    const a0 = v128.load(p), a1 = v128.load(p, 16);
-    const s = i16x8.add(rdot16_u(a0, u0), rdot16_u(a1, u1));
-    return i32x4.extadd_pairwise_i16x8_s(off == 0 ? s : i16x8.sub(s, i16x8.add(rdot16_u(a0, o), rdot16_u(a1, o))));
-  }
-  const s0 = i8x16.sub(u0, o), s1 = i8x16.sub(u1, o);
-  return dot32_i16(
-    i16x8.extend_low_i8x16_s(s0), i16x8.extend_high_i8x16_s(s0),
-    i16x8.extend_low_i8x16_s(s1), i16x8.extend_high_i8x16_s(s1), p,
-  );
-}
 
 // Generic per-type plumbing: `kind` selects the block layout below; it is a constant at every
 // call site, so each exported kernel compiles to its own specialised loop.
@@ -71,10 +48,10 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /** Elements 16-31 of a Q4_x / Q5_x block as unsigned quants. */
 @inline function unsigned_hi(kind: i32, wb: usize): v128 {
-  if (kind == Q4_0) return i8x16.shr_u(v128.load(wb, 2), 4);
-  if (kind == Q4_1) return i8x16.shr_u(v128.load(wb, 4), 4);
-  if (kind == Q5_0) return v128.or(i8x16.shr_u(v128.load(wb, 6), 4), q5_high_hi(load<u32>(wb, 2)));
-  return v128.or(i8x16.shr_u(v128.load(wb, 8), 4), q5_high_hi(load<u32>(wb, 4)));
+  if (kind == Q4_0) return shr_u8(v128.load(wb, 2), 4);
+  if (kind == Q4_1) return shr_u8(v128.load(wb, 4), 4);
+  if (kind == Q5_0) return v128.or(shr_u8(v128.load(wb, 6), 4), q5_high_hi(load<u32>(wb, 2)));
+  return v128.or(shr_u8(v128.load(wb, 8), 4), q5_high_hi(load<u32>(wb, 4)));
 }
 
 /** Offset subtracted from the unsigned quants: 8 (Q4_0), 16 (Q5_0), 0 for the types with a min. */
@@ -84,68 +61,273 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /** Signed values of an IQ4_NL (levels) or Q8_0 block: elements 0-15 and 16-31 as i8x16. */
 @inline function signed_lo(kind: i32, wb: usize): v128 {
-  if (kind == IQ4_NL) return i8x16.swizzle(iq4_levels(), v128.and(v128.load(wb, 2), i8x16.splat(15)));
+  if (kind == IQ4_NL) return levels(v128.and(v128.load(wb, 2), i8x16.splat(15)));
   return v128.load(wb, 2);
 }
 
 @inline function signed_hi(kind: i32, wb: usize): v128 {
-  if (kind == IQ4_NL) return i8x16.swizzle(iq4_levels(), i8x16.shr_u(v128.load(wb, 2), 4));
+  if (kind == IQ4_NL) return levels(shr_u8(v128.load(wb, 2), 4));
   return v128.load(wb, 18);
 }
 
-@inline function legacy_tile(kind: i32, wr: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
-  const wbytes = block_bytes(kind), xbytes = act_bytes(kind);
-  const qoff: usize = kind == Q4_1 || kind == Q5_1 ? 4 : 2; // quants' offset in the activation block
-  let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
-  for (let b = 0; b < nb; b++) {
-    const wb = wr + <usize>b * wbytes, xb = xt + <usize>b * xbytes;
-    const d = half_to_f32(load<i16>(wb));
-    if (kind == Q4_1 || kind == Q5_1) {
-      const mn = half_to_f32(load<i16>(wb, 2));
-      const u0 = unsigned_lo(kind, wb), u1 = unsigned_hi(kind, wb);
-      s0 += q8_1_term(dot_u_off(u0, u1, 0, xb + qoff), d, mn, xb);
-      if (nt > 1) {
-        s1 += q8_1_term(dot_u_off(u0, u1, 0, xb + xs + qoff), d, mn, xb + xs);
-        s2 += q8_1_term(dot_u_off(u0, u1, 0, xb + 2 * xs + qoff), d, mn, xb + 2 * xs);
-        s3 += q8_1_term(dot_u_off(u0, u1, 0, xb + 3 * xs + qoff), d, mn, xb + 3 * xs);
-      }
-    } else if (kind == Q4_0 || kind == Q5_0) {
-      const u0 = unsigned_lo(kind, wb), u1 = unsigned_hi(kind, wb), off = offset(kind);
-      s0 += q8_0_term(dot_u_off(u0, u1, off, xb + qoff), d, xb);
-      if (nt > 1) {
-        s1 += q8_0_term(dot_u_off(u0, u1, off, xb + xs + qoff), d, xb + xs);
-        s2 += q8_0_term(dot_u_off(u0, u1, off, xb + 2 * xs + qoff), d, xb + 2 * xs);
-        s3 += q8_0_term(dot_u_off(u0, u1, off, xb + 3 * xs + qoff), d, xb + 3 * xs);
-      }
-    } else {
-      // Signed weights (Q8_0, IQ4_NL levels): widened to i16 once, in both builds.
-      const v0 = signed_lo(kind, wb), v1 = signed_hi(kind, wb);
-      const w0 = i16x8.extend_low_i8x16_s(v0), w1 = i16x8.extend_high_i8x16_s(v0);
-      const w2 = i16x8.extend_low_i8x16_s(v1), w3 = i16x8.extend_high_i8x16_s(v1);
-      s0 += q8_0_term(dot32_i16(w0, w1, w2, w3, xb + qoff), d, xb);
-      if (nt > 1) {
-        s1 += q8_0_term(dot32_i16(w0, w1, w2, w3, xb + xs + qoff), d, xb + xs);
-        s2 += q8_0_term(dot32_i16(w0, w1, w2, w3, xb + 2 * xs + qoff), d, xb + 2 * xs);
-        s3 += q8_0_term(dot32_i16(w0, w1, w2, w3, xb + 3 * xs + qoff), d, xb + 3 * xs);
-      }
-    }
+@inline function has_min(kind: i32): bool {
+  return kind == Q4_1 || kind == Q5_1;
+}
+
+/** Whether the weights' codes are unsigned (Q4_x/Q5_x: the relaxed build dots them as i7). */
+@inline function unsigned_codes(kind: i32): bool {
+  return kind != Q8_0 && kind != IQ4_NL;
+}
+
+/** Codes of elements 0-15 of a block as i8x16: unsigned (Q4_x/Q5_x, before the offset) or signed values (Q8_0, IQ4_NL). */
+@inline function codes_lo(kind: i32, wb: usize): v128 {
+  return unsigned_codes(kind) ? unsigned_lo(kind, wb) : signed_lo(kind, wb);
+}
+
+/** Codes of elements 16-31. */
+@inline function codes_hi(kind: i32, wb: usize): v128 {
+  return unsigned_codes(kind) ? unsigned_hi(kind, wb) : signed_hi(kind, wb);
+}
+
+/**
+ * Σ code·a of one row's block (codes c0: elements 0-15, c1: 16-31) against the block's 32
+ * activations, as i32x4 partial sums. Relaxed build, unsigned codes: i8×i7 pair sums of a0/a1
+ * with the codes, minus `corr` = off·(pair sums of a), in i16 (each lane's true value, a sum of
+ * four (q−off)·a, stays within ±4·16·128), widened once. Otherwise both sides widened to i16
+ * (A0..A3: elements 0-7, 8-15, 16-23, 24-31; the caller removes the offset).
+ */
+@inline function row_dot(kind: i32, c0: v128, c1: v128, a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD && unsigned_codes(kind)) {
+    const s = i16x8.add(rdot16_u(a0, c0), rdot16_u(a1, c1));
+    // Widened by a dot with ones: V8 keeps the constant in a register (its extadd_pairwise
+    // reloads one from memory every time).
+    return i32x4.dot_i16x8_s(offset(kind) == 0 ? s : i16x8.sub(s, corr), i16x8.splat(1));
   }
-  store<f32>(yt, s0);
-  if (nt > 1) {
-    store<f32>(yt + ys, s1);
-    store<f32>(yt + 2 * ys, s2);
-    store<f32>(yt + 3 * ys, s3);
+  let e0: v128, e1: v128, e2: v128, e3: v128;
+  if (unsigned_codes(kind)) {
+    e0 = i16x8.extend_low_i8x16_u(c0); e1 = i16x8.extend_high_i8x16_u(c0);
+    e2 = i16x8.extend_low_i8x16_u(c1); e3 = i16x8.extend_high_i8x16_u(c1);
+  } else {
+    e0 = i16x8.extend_low_i8x16_s(c0); e1 = i16x8.extend_high_i8x16_s(c0);
+    e2 = i16x8.extend_low_i8x16_s(c1); e3 = i16x8.extend_high_i8x16_s(c1);
+  }
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(e0, A0), i32x4.dot_i16x8_s(e1, A1)),
+    i32x4.add(i32x4.dot_i16x8_s(e2, A2), i32x4.dot_i16x8_s(e3, A3)),
+  );
+}
+
+/** Whether the relaxed build's i8×i7 dot applies (unsigned codes). */
+@inline function relaxed_path(kind: i32): bool {
+  return ASC_FEATURE_RELAXED_SIMD && unsigned_codes(kind);
+}
+
+/** Relaxed path: off·(pair sums of a), as the same relaxed dot with every code equal to off. */
+@inline function act_corr(kind: i32, a0: v128, a1: v128): v128 {
+  if (offset(kind) == 0 || !relaxed_path(kind)) return a0;
+  const o = i8x16.splat(offset(kind));
+  return i16x8.add(rdot16_u(a0, o), rdot16_u(a1, o));
+}
+
+/** i16 path: off·Σa in every lane (i32), removed from every row's sum. */
+@inline function act_offset_sum(kind: i32, A0: v128, A1: v128, A2: v128, A3: v128): v128 {
+  if (offset(kind) == 0 || relaxed_path(kind)) return A0;
+  const sa = i32x4.dot_i16x8_s(i16x8.add(i16x8.add(A0, A1), i16x8.add(A2, A3)), i16x8.splat(offset(kind)));
+  return i32x4.splat(hsum_i32x4(sa));
+}
+
+/**
+ * The exact integer sums isum of four rows' blocks, given by their codes (c00, c01: row 0, ...),
+ * against one activation block (a0/a1: its quants; corr from act_corr; A0..A3 the quants
+ * widened to i16 and osum from act_offset_sum, for the i16 path), as i32x4 (lane r: row r).
+ */
+@inline function group_isum(
+  kind: i32, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+  a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128, osum: v128,
+): v128 {
+  const isum = hsum4_i32x4(
+    row_dot(kind, c00, c01, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c10, c11, a0, a1, corr, A0, A1, A2, A3),
+    row_dot(kind, c20, c21, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c30, c31, a0, a1, corr, A0, A1, A2, A3),
+  );
+  return offset(kind) == 0 || relaxed_path(kind) ? isum : i32x4.sub(isum, osum);
+}
+
+/** f32(isum)·(d_w·d_x) (+ m_w·s_x): the per-block term, lane-wise (dx, sx: the activation's d and s in every lane). */
+@inline function block_term(kind: i32, isum: v128, d: v128, mn: v128, dx: v128, sx: v128): v128 {
+  const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(d, dx));
+  if (!has_min(kind)) return t;
+  return f32x4.add(t, f32x4.mul(mn, sx));
+}
+
+/**
+ * Decode path: 8 whole rows (w0, then every wrb bytes) times one token, two f32x4 accumulators.
+ * The activation block is loaded and prepared once for all 8 rows.
+ */
+@inline function legacy_group8(kind: i32, w0: usize, wrb: usize, xt: usize, nb: i32, yt: usize): void {
+  const wbytes = block_bytes(kind), xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
+  const z = f32x4.splat(0);
+  let sA = z, sB = z;
+  for (let b = 0; b < nb; b++) {
+    const xb = xt + <usize>b * xbytes;
+    const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
+    const corr = act_corr(kind, a0, a1);
+    const rp = relaxed_path(kind);
+    const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
+    const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
+    const osum = act_offset_sum(kind, A0, A1, A2, A3);
+    const dx = half_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
+    const wb0 = w0 + <usize>b * wbytes, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
+    const isumA = group_isum(
+      kind, codes_lo(kind, wb0), codes_hi(kind, wb0), codes_lo(kind, wb1), codes_hi(kind, wb1),
+      codes_lo(kind, wb2), codes_hi(kind, wb2), codes_lo(kind, wb3), codes_hi(kind, wb3), a0, a1, corr, A0, A1, A2, A3, osum,
+    );
+    sA = f32x4.add(sA, block_term(kind, isumA, halves4(wb0, wb1, wb2, wb3, 0), has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z, dx, sx));
+    const wb4 = wb3 + wrb, wb5 = wb4 + wrb, wb6 = wb5 + wrb, wb7 = wb6 + wrb;
+    const isumB = group_isum(
+      kind, codes_lo(kind, wb4), codes_hi(kind, wb4), codes_lo(kind, wb5), codes_hi(kind, wb5),
+      codes_lo(kind, wb6), codes_hi(kind, wb6), codes_lo(kind, wb7), codes_hi(kind, wb7), a0, a1, corr, A0, A1, A2, A3, osum,
+    );
+    sB = f32x4.add(sB, block_term(kind, isumB, halves4(wb4, wb5, wb6, wb7, 0), has_min(kind) ? halves4(wb4, wb5, wb6, wb7, 2) : z, dx, sx));
+  }
+  v128.store(yt, sA);
+  v128.store(yt, sB, 16);
+}
+
+/**
+ * One activation block's contribution to four rows, lane r for row r, as ggml's per-block term:
+ * f32(isum)·(d_w·d_x), plus m_w·s_x for the types with a min. Lane-wise these are the same f32
+ * operations, in the same order, as a row computed alone.
+ */
+@inline function group_term(
+  kind: i32, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, xb: usize, d: v128, mn: v128,
+): v128 {
+  const qoff: usize = has_min(kind) ? 4 : 2;
+  const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
+  const corr = act_corr(kind, a0, a1);
+  const rp = relaxed_path(kind);
+  const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
+  const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
+  const isum = group_isum(kind, c00, c01, c10, c11, c20, c21, c30, c31, a0, a1, corr, A0, A1, A2, A3, act_offset_sum(kind, A0, A1, A2, A3));
+  return block_term(kind, isum, d, mn, half_splat(xb), has_min(kind) ? half_splat(xb + 2) : d);
+}
+
+/**
+ * Rows w0..w3 (nr of them valid; the others repeat a valid row and are not stored) times nt
+ * tokens (1..4) starting at xt, into y at yt (token stride ys). Accumulators: one f32x4 per
+ * token, lane r for row r, in registers.
+ */
+@inline function legacy_group(
+  kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32,
+): void {
+  const wbytes = block_bytes(kind), xbytes = act_bytes(kind);
+  const z = f32x4.splat(0);
+  let s0 = z, s1 = z, s2 = z, s3 = z;
+  for (let b = 0; b < nb; b++) {
+    const o = <usize>b * wbytes;
+    const wb0 = w0 + o, wb1 = w1 + o, wb2 = w2 + o, wb3 = w3 + o;
+    const c00 = codes_lo(kind, wb0), c01 = codes_hi(kind, wb0), c10 = codes_lo(kind, wb1), c11 = codes_hi(kind, wb1);
+    const c20 = codes_lo(kind, wb2), c21 = codes_hi(kind, wb2), c30 = codes_lo(kind, wb3), c31 = codes_hi(kind, wb3);
+    const xb = xt + <usize>b * xbytes;
+    const d = halves4(wb0, wb1, wb2, wb3, 0);
+    const mn = has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z;
+    s0 = f32x4.add(s0, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb, d, mn));
+    if (nt > 1) s1 = f32x4.add(s1, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb + xs, d, mn));
+    if (nt > 2) s2 = f32x4.add(s2, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb + 2 * xs, d, mn));
+    if (nt > 3) s3 = f32x4.add(s3, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb + 3 * xs, d, mn));
+  }
+  store_lanes(yt, s0, nr);
+  if (nt > 1) store_lanes(yt + ys, s1, nr);
+  if (nt > 2) store_lanes(yt + 2 * ys, s2, nr);
+  if (nt > 3) store_lanes(yt + 3 * ys, s3, nr);
+}
+
+/**
+ * One token's update of eight rows (codes cA*: rows 0-3, cB*: rows 4-7; scales dA/dB, mins
+ * mA/mB) by the activation block at xb, whose d and s are given in every lane of dx/sx: the
+ * per-block terms are added to y at yp (rows 0-3) and yp+16 (rows 4-7).
+ */
+@inline function step8(
+  kind: i32, xb: usize, dx: v128, sx: v128, yp: usize, dA: v128, mA: v128, dB: v128, mB: v128,
+  cA0: v128, cA1: v128, cA2: v128, cA3: v128, cA4: v128, cA5: v128, cA6: v128, cA7: v128,
+  cB0: v128, cB1: v128, cB2: v128, cB3: v128, cB4: v128, cB5: v128, cB6: v128, cB7: v128,
+): void {
+  const qoff: usize = has_min(kind) ? 4 : 2;
+  const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
+  const corr = act_corr(kind, a0, a1);
+  const rp = relaxed_path(kind);
+  const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
+  const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
+  const osum = act_offset_sum(kind, A0, A1, A2, A3);
+  const iA = group_isum(kind, cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, a0, a1, corr, A0, A1, A2, A3, osum);
+  v128.store(yp, f32x4.add(v128.load(yp), block_term(kind, iA, dA, mA, dx, sx)));
+  const iB = group_isum(kind, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7, a0, a1, corr, A0, A1, A2, A3, osum);
+  v128.store(yp, f32x4.add(v128.load(yp, 16), block_term(kind, iB, dB, mB, dx, sx)), 16);
+}
+
+/**
+ * Eight whole rows (w0, then every wrb bytes) times nt tokens (any number) starting at xt: each
+ * weight block is decoded once and used for every token, each token's sums accumulating in y
+ * itself (the rows' own entries, so no other call's output is touched), block after block as
+ * in legacy_group. Activation scales are converted four tokens at a time.
+ */
+@inline function legacy_wide8(kind: i32, w0: usize, wrb: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
+  const wbytes = block_bytes(kind), xbytes = act_bytes(kind);
+  const z = f32x4.splat(0);
+  for (let t = 0; t < nt; t++) {
+    v128.store(yt + <usize>t * ys, z);
+    v128.store(yt + <usize>t * ys, z, 16);
+  }
+  for (let b = 0; b < nb; b++) {
+    const wb0 = w0 + <usize>b * wbytes, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
+    const wb4 = wb3 + wrb, wb5 = wb4 + wrb, wb6 = wb5 + wrb, wb7 = wb6 + wrb;
+    const cA0 = codes_lo(kind, wb0), cA1 = codes_hi(kind, wb0), cA2 = codes_lo(kind, wb1), cA3 = codes_hi(kind, wb1);
+    const cA4 = codes_lo(kind, wb2), cA5 = codes_hi(kind, wb2), cA6 = codes_lo(kind, wb3), cA7 = codes_hi(kind, wb3);
+    const cB0 = codes_lo(kind, wb4), cB1 = codes_hi(kind, wb4), cB2 = codes_lo(kind, wb5), cB3 = codes_hi(kind, wb5);
+    const cB4 = codes_lo(kind, wb6), cB5 = codes_hi(kind, wb6), cB6 = codes_lo(kind, wb7), cB7 = codes_hi(kind, wb7);
+    const dA = halves4(wb0, wb1, wb2, wb3, 0), dB = halves4(wb4, wb5, wb6, wb7, 0);
+    const mA = has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z, mB = has_min(kind) ? halves4(wb4, wb5, wb6, wb7, 2) : z;
+    let xb = xt + <usize>b * xbytes, yp = yt;
+    let t = 0;
+    for (; t + 4 <= nt; t += 4) {
+      const dx4 = halves4(xb, xb + xs, xb + 2 * xs, xb + 3 * xs, 0);
+      const sx4 = has_min(kind) ? halves4(xb, xb + xs, xb + 2 * xs, xb + 3 * xs, 2) : z;
+      step8(kind, xb, i32x4.shuffle(dx4, dx4, 0, 0, 0, 0), i32x4.shuffle(sx4, sx4, 0, 0, 0, 0), yp, dA, mA, dB, mB,
+        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+      step8(kind, xb + xs, i32x4.shuffle(dx4, dx4, 1, 1, 1, 1), i32x4.shuffle(sx4, sx4, 1, 1, 1, 1), yp + ys, dA, mA, dB, mB,
+        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+      step8(kind, xb + 2 * xs, i32x4.shuffle(dx4, dx4, 2, 2, 2, 2), i32x4.shuffle(sx4, sx4, 2, 2, 2, 2), yp + 2 * ys, dA, mA, dB, mB,
+        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+      step8(kind, xb + 3 * xs, i32x4.shuffle(dx4, dx4, 3, 3, 3, 3), i32x4.shuffle(sx4, sx4, 3, 3, 3, 3), yp + 3 * ys, dA, mA, dB, mB,
+        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+      xb += 4 * xs;
+      yp += 4 * ys;
+    }
+    for (; t < nt; t++) {
+      step8(kind, xb, half_splat(xb), has_min(kind) ? half_splat(xb + 2) : z, yp, dA, mA, dB, mB,
+        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+      xb += xs;
+      yp += ys;
+    }
   }
 }
 
 @inline function legacy_matmul(kind: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   const nb = k >> 5;
   const wrb = <usize>nb * block_bytes(kind), xrb = <usize>nb * act_bytes(kind), ys = <usize>m << 2;
-  for (let r = row0; r < row1; r++) {
-    const wr = w + <usize>r * wrb, yr = y + (<usize>r << 2);
+  for (let r = row0; r < row1; r += 4) {
+    const nr = min(4, row1 - r);
+    const w0 = w + <usize>r * wrb;
+    const yr = y + (<usize>r << 2);
+    if (row1 - r >= 8) {
+      if (n_tokens == 1) legacy_group8(kind, w0, wrb, x, nb, yr);
+      else legacy_wide8(kind, w0, wrb, x, xrb, nb, yr, ys, n_tokens);
+      r += 4;
+      continue;
+    }
+    const w1 = nr > 1 ? w0 + wrb : w0, w2 = nr > 2 ? w0 + 2 * wrb : w0, w3 = nr > 3 ? w0 + 3 * wrb : w0;
     let t = 0;
-    for (; t + 4 <= n_tokens; t += 4) legacy_tile(kind, wr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 4);
-    for (; t < n_tokens; t++) legacy_tile(kind, wr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 1);
+    for (; t + 4 <= n_tokens; t += 4) legacy_group(kind, w0, w1, w2, w3, nr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 4);
+    for (; t < n_tokens; t++) legacy_group(kind, w0, w1, w2, w3, nr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 1);
   }
 }
 

@@ -27,6 +27,19 @@ const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
   return v128.or(v128.or(o, v128.and(infnan, i32x4.splat(0x7f800000))), sign);
 }
 
+/**
+ * f16 bit patterns in i32 lanes, sign-extended, -> f32x4, each exactly as half_to_f32 (lane-wise
+ * the same operations: the bits shifted into f32 position, one exact multiplication by 2^112,
+ * inf/NaN given the all-ones exponent).
+ */
+// @ts-ignore: decorator
+@inline export function halfx4_s_to_f32x4(h: v128): v128 {
+  const e = v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffffff));
+  const o = f32x4.mul(e, f32x4.splat(reinterpret<f32>(0x77800000)));
+  const special = i32x4.eq(v128.and(e, i32x4.splat(0x0f800000)), i32x4.splat(0x0f800000));
+  return v128.or(o, v128.and(special, i32x4.splat(0x7f800000)));
+}
+
 /** f32x4 -> f16 bit patterns in i32 lanes, rounding to nearest even like F16C. */
 // @ts-ignore: decorator
 @inline export function f32x4_to_halfx4(x: v128): v128 {

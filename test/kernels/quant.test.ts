@@ -389,3 +389,52 @@ test('matmul results are bit-identical across row splits, token counts and build
     }
   }
 });
+
+test('matmul tilings agree with the TS vecDot and with each other (1, 3, 8, 17 tokens; odd row ranges)', async (t) => {
+  // 29 rows: groups of eight and of four, a partial group, and ranges that start and end inside
+  // groups; token counts below, at and past the kernels' token tiles.
+  const rand = rng(4242);
+  const m = 29;
+  const splits: [number, number][][] = [[[0, m]], [[0, 5], [5, 6], [6, 19], [19, m]], [[3, 11], [0, 3], [11, 27], [27, m]]];
+  const report: string[] = [];
+  for (const type of ['f32', ...MATMUL_TYPES]) {
+    const info = typeByName(type);
+    const act = vecDotType(info.id);
+    const k = info.blockSize === 256 ? 512 : info.blockSize === 1 ? 75 : 96;
+    const w = type === 'f32' ? quantize(info.id, randomRows(rand, m, k)) : randomWeights(rand, type, m, k);
+    const wrb = rowByteSize(info.id, k), xrb = rowByteSize(act, k);
+    let worst = 0;
+    for (const n of [1, 3, 8, 17]) {
+      const x = quantize(act, randomRows(rand, n, k));
+      const runs: Float32Array[] = [];
+      for (const v of KERNEL_VARIANTS) {
+        const h = await harness(v);
+        for (const ranges of splits) runs.push(runMatmul(h, type, w, x, k, m, n, ranges));
+        runs.push(runMatmul(h, type, w, x, k, m, n, splits[1], info.blockSize === 1 ? 4 : 3));
+        const single = new Float32Array(n * m);
+        for (let ti = 0; ti < n; ti++) {
+          h.reset();
+          single.set(runMatmul(h, type, w, x.subarray(ti * xrb, (ti + 1) * xrb), k, m, 1, splits[2]), ti * m);
+        }
+        runs.push(single);
+      }
+      const want = new Uint32Array(runs[0]!.buffer);
+      for (const [i, run] of runs.entries()) {
+        assert.deepEqual(new Uint32Array(run.buffer), want, `${type} n=${n}: run ${i} differs (bitwise)`);
+      }
+      const y = runs[0]!;
+      for (let ti = 0; ti < n; ti++) {
+        for (let r = 0; r < m; r++) {
+          const wr = w.subarray(r * wrb, (r + 1) * wrb), xr = x.subarray(ti * xrb, (ti + 1) * xrb);
+          const ref = vecDot(info.id, wr, xr, k);
+          const tol = 1e-5 * Math.max(1, sumAbsProducts(info.id, act, wr, xr, k));
+          const err = Math.abs(y[ti * m + r]! - ref);
+          assert.ok(err <= tol, `${type} n=${n} token ${ti} row ${r}: ${y[ti * m + r]} vs ${ref}`);
+          worst = Math.max(worst, err / tol);
+        }
+      }
+    }
+    report.push(`${type} k=${k} m=${m}: max |err|/tol ${worst.toExponential(2)}`);
+  }
+  for (const line of report) t.diagnostic(line);
+});
