@@ -41,7 +41,7 @@ if (!shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join('
 const types = v.types.split(',');
 const threadCounts = v.threads.split(',').map(Number);
 const rounds = Number(v.rounds);
-const base: BenchSettings = { nPrompt: Number(v['n-prompt']), nGen: Number(v['n-gen']), threads: 1, repetitions: 1 };
+const base: BenchSettings = { nPrompt: Number(v['n-prompt']), nGen: Number(v['n-gen']), threads: 1, repetitions: 1, backend: 'cpu' };
 
 type Side = 'ours' | 'native';
 /** One child's records, or why it failed (its last line on stderr). */

@@ -1,8 +1,9 @@
 /**
  * `wasm-chord bench` for native llama.cpp: the same options, tests, token ids, context size,
- * measuring loop and output (src/cli/bench.ts), run through node-llama-cpp on the CPU.
+ * measuring loop and output (src/cli/bench.ts), run through node-llama-cpp on the CPU, or with
+ * `--backend webgpu` on llama.cpp's own GPU backend (Vulkan), the peer of our WebGPU backend.
  *
- *   node --import tsx bench/native-bench.ts -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [--json]
+ *   node --import tsx bench/native-bench.ts -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [--backend cpu|webgpu] [--json]
  *
  * load_ms covers loading the model (node-llama-cpp memory-maps the file, as llama.cpp does) and
  * creating its context (the KV cache), as wasm-chord's loadModel does both. The tg steps sample
@@ -17,7 +18,7 @@ import {
   summarizeModel,
   type BenchTarget,
 } from '../src/cli/bench.js';
-import { cpuLlama } from './peer.js';
+import { nativeLlama } from './peer.js';
 
 const args = parseBenchArgs(process.argv.slice(2));
 if (args === 'help') {
@@ -25,7 +26,8 @@ if (args === 'help') {
   process.exit(0);
 }
 const { model: path, settings, json } = args;
-const llama = await cpuLlama();
+const gpu = settings.backend === 'webgpu' ? 'vulkan' : false;
+const llama = await nativeLlama(gpu);
 if (!llama) process.exit(1);
 const summary = await summarizeModel(path);
 if (!summary.vocabSize) throw new Error(`${path} has no token_embd.weight to take the vocabulary size from`);
@@ -53,6 +55,6 @@ const target: BenchTarget = {
   },
 };
 const records = await runBenchTests(target, settings, summary.vocabSize, loadMs);
-process.stdout.write(json ? `${JSON.stringify(records)}\n` : formatBench(summary, 'llama.cpp CPU', records));
+process.stdout.write(json ? `${JSON.stringify(records)}\n` : formatBench(summary, gpu ? 'llama.cpp Vulkan' : 'llama.cpp CPU', records));
 await context.dispose();
 await model.dispose();

@@ -26,14 +26,18 @@ export interface PeerLlama {
   loadModel(options: { modelPath: string; vocabOnly?: boolean }): Promise<PeerModel>;
 }
 
-const ENTRY = fileURLToPath(new URL('./peer/node_modules/node-llama-cpp/dist/index.js', import.meta.url));
+/** node-llama-cpp's entry: bench/peer's, or NODE_LLAMA_CPP (the GPU machine carries its own). */
+const ENTRY = process.env.NODE_LLAMA_CPP ?? fileURLToPath(new URL('./peer/node_modules/node-llama-cpp/dist/index.js', import.meta.url));
 
-/** llama.cpp on the CPU only (never building or downloading), or undefined when not installed. */
-export async function cpuLlama(): Promise<PeerLlama | undefined> {
+/**
+ * llama.cpp on the CPU only, or on its Vulkan backend (never building or downloading), or
+ * undefined when not installed.
+ */
+export async function nativeLlama(gpu: false | 'vulkan' = false): Promise<PeerLlama | undefined> {
   if (!existsSync(ENTRY)) {
     process.stderr.write('node-llama-cpp is not installed: run `npm install --prefix bench/peer` for the side-by-side numbers\n');
     return undefined;
   }
   const peer = await import(pathToFileURL(ENTRY).href);
-  return peer.getLlama({ gpu: false, build: 'never', logLevel: peer.LlamaLogLevel.disabled });
+  return peer.getLlama({ gpu, build: 'never', logLevel: peer.LlamaLogLevel.disabled });
 }

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { readGGUFHeader, type GGUFMetadata } from '../src/gguf/index.js';
 import { Tokenizer } from '../src/tokenizer/index.js';
 import { SHARED } from '../test/helpers/shared.js';
-import { cpuLlama } from './peer.js';
+import { nativeLlama } from './peer.js';
 const VOCABS = ['gpt-2', 'llama-spm'];
 const TEXT_BYTES = 100 * 1024;
 const RUNS = 7;
@@ -47,7 +47,7 @@ function time(f: () => void): number {
 const text = englishText(TEXT_BYTES);
 const rate = (tokens: number, ms: number) => `${Math.round((tokens / ms) * 1000).toLocaleString('en-US')}`;
 
-const llama = await cpuLlama();
+const llama = await nativeLlama();
 console.log(`input: ${new TextEncoder().encode(text).length} bytes of English, median of ${RUNS} runs, Node ${process.versions.node}`);
 console.log('| vocab | tokens | build ms | encode cold ms | encode cold tok/s | encode warm ms | encode warm tok/s | decode tok/s | stream decode tok/s | llama.cpp encode tok/s | cold / llama.cpp |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');

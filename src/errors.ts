@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'CONTEXT_FULL', // the prompt and generation do not fit the context size
   'BACKEND_UNAVAILABLE', // the requested backend cannot run here
   'OUT_OF_MEMORY', // a backend cannot allocate what the model needs
+  'BACKEND_LOST', // the GPU device was lost (driver reset, another tab, destroyed)
+  'BACKEND_DISAGREES', // a backend's load-time canary disagreed with the reference
   // API use
   'INVALID_ARGUMENT',
   'ABORTED',

@@ -114,12 +114,12 @@ export interface Backend {
    * output node's values, [rows][cols] row-major.
    */
   run(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, options?: RunOptions): Promise<Float32Array>;
-  /** Copies out positions [0, n) of every layer (for saving a session). */
-  readKV(cache: KVCacheHandle, n: number): KVLayerData[];
+  /** Copies out positions [0, n) of every layer (for saving a session; a GPU reads back). */
+  readKV(cache: KVCacheHandle, n: number): Promise<KVLayerData[]>;
   /** Writes positions [0, n) of every layer (restoring a saved session). */
   writeKV(cache: KVCacheHandle, n: number, layers: readonly KVLayerData[]): void;
   /** Re-positions the cache for a context shift; every layer must have `rope`. */
-  shiftKV(cache: KVCacheHandle, shift: KVShift): void;
+  shiftKV(cache: KVCacheHandle, shift: KVShift): Promise<void>;
   releaseKVCache(cache: KVCacheHandle): void;
   dispose(): Promise<void>;
 }

@@ -75,7 +75,7 @@ export class BackendComparison {
       await side.backend.run(this.#compile(side.backend, graph), input, side.cache, { inspect: (node, v) => values.set(node.id, v) });
       outputs.push(values);
     }
-    const judged = this.sides.map((side, i) => (side.backend === this.judge ? undefined : this.#judge(side, outputs[i]!, graph, input)));
+    const judged = await Promise.all(this.sides.map((side, i) => (side.backend === this.judge ? undefined : this.#judge(side, outputs[i]!, graph, input))));
     // The expected side of direct comparisons: the judge when it is one of the two.
     const [e, a] = this.sides[1].backend === this.judge ? [1, 0] : [0, 1];
     const between = (node: GraphNode) => measureError(outputs[e]!.get(node.id) ?? [], outputs[a]!.get(node.id) ?? []);
@@ -93,7 +93,7 @@ export class BackendComparison {
   }
 
   /** Every node of one side against the judge's evaluation of it on that side's inputs. */
-  #judge(side: Side, values: Map<number, Float32Array>, graph: Graph, input: StepInput): NodeCheck[] {
+  async #judge(side: Side, values: Map<number, Float32Array>, graph: Graph, input: StepInput): Promise<NodeCheck[]> {
     let mirror = this.#mirrors.get(side);
     if (!mirror) {
       mirror = this.judge.createKVCache(side.cache.spec);
@@ -102,7 +102,7 @@ export class BackendComparison {
     // The state each attention node saw: the side's cache up to this step's end. (Each attention
     // node rewrites its own step's keys and values from its inputs before attending.)
     const n = input.pos0 + input.tokens.length;
-    this.judge.writeKV(mirror, n, side.backend.readKV(side.cache, n));
+    this.judge.writeKV(mirror, n, await side.backend.readKV(side.cache, n));
     return graph.nodes.map((node) => {
       const check = { label: nodeLabel(node), op: node.op, backend: side.name };
       const actual = values.get(node.id);

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { WasmChordError } from '../errors.js';
+import { backendOption } from './backend-option.js';
 import { readGGUFHeader } from '../gguf/open-source.js';
 import { argmax } from '../engine/sampler.js';
 import { typeName } from '../quant/types.js';
@@ -30,6 +31,8 @@ const USAGE = `usage: wasm-chord bench -m MODEL [options]
   -p, --n-prompt N        prompt tokens of the pp test (default 512; 0 = no pp test)
   -n, --n-gen N           generated tokens of the tg test (default 128; 0 = no tg test)
   -t, --threads N         CPU threads (default: the cores available)
+      --backend B         auto (WebGPU on a hardware adapter, else CPU), cpu, webgpu or
+                          reference (default: $WASM_CHORD_BACKEND, else auto)
   -r, --repetitions N     runs of each test (default 5)
       --json              print an array of {test, threads, tps_mean, tps_sd, ttft_ms, load_ms, peak_rss_bytes}
 `;
@@ -45,6 +48,7 @@ export interface BenchSettings {
   nGen: number;
   threads: number;
   repetitions: number;
+  backend: string;
 }
 
 /** One line of `--json`. */
@@ -220,6 +224,7 @@ export function parseBenchArgs(argv: string[]): { model: string; settings: Bench
       'n-gen': { type: 'string', short: 'n' },
       threads: { type: 'string', short: 't' },
       repetitions: { type: 'string', short: 'r' },
+      backend: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -231,6 +236,7 @@ export function parseBenchArgs(argv: string[]): { model: string; settings: Bench
     nGen: intOption('n-gen', v['n-gen'], 128, 0),
     threads: intOption('threads', v.threads, availableParallelism(), 1),
     repetitions: intOption('repetitions', v.repetitions, 5, 1),
+    backend: v.backend ?? process.env.WASM_CHORD_BACKEND ?? 'auto',
   };
   if (settings.nPrompt === 0 && settings.nGen === 0) throw new WasmChordError('INVALID_ARGUMENT', '-p and -n are both 0: nothing to measure');
   return { model: v.model, settings, json: v.json };
@@ -244,7 +250,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   const { model: location, settings, json } = args;
   const summary = await summarizeModel(location);
-  const runtime = await WasmChord.init({ threads: settings.threads });
+  const runtime = await WasmChord.init({ threads: settings.threads, ...backendOption(settings.backend) });
   try {
     const progress = loadProgress(location);
     const t0 = performance.now();

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { WasmChordError } from '../errors.js';
 import { CommandOutput } from './terminal.js';
+import { backendOption } from './backend-option.js';
 import { WasmChord } from '../runtime/wasm-chord.js';
 import type { GenerationResult, InferOptions, Prompt } from '../runtime/model.js';
 
@@ -26,6 +27,8 @@ const USAGE = `usage: wasm-chord run -m MODEL -p PROMPT [options]
   -c, --ctx-size N          context size (default: the model's, at most 4096)
       --kv-type f16|f32     KV cache type (default f16)
   -t, --threads N           CPU worker threads (default: the cores available)
+      --backend B           auto (WebGPU on a hardware adapter, else CPU), cpu, webgpu or
+                            reference (default: $WASM_CHORD_BACKEND, else auto)
       --json                print {prompt_tokens, tokens, text, timings} instead of streaming
 `;
 
@@ -59,6 +62,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       'ctx-size': { type: 'string', short: 'c' },
       'kv-type': { type: 'string' },
       threads: { type: 'string', short: 't' },
+      backend: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -78,7 +82,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   // A closed stdout (`| head`) stops the generation at its next step, quietly.
   const out = new CommandOutput({ raw: v.json, onClosed: () => abort.abort() });
-  const runtime = await WasmChord.init({ threads: numberOption('threads', v.threads) });
+  const runtime = await WasmChord.init({ threads: numberOption('threads', v.threads), ...backendOption(v.backend) });
   try {
     const model = await runtime.loadModel(v.model, {
       contextSize: numberOption('ctx-size', v['ctx-size']),

@@ -142,10 +142,10 @@ export class Session {
    */
   async shift(keep: number, discard: number): Promise<void> {
     const used = this.#tokens.length;
-    await this.graphs.serial(() => {
+    await this.graphs.serial(async () => {
       const cache = this.#live();
       try {
-        this.backend.shiftKV(cache, { keep, discard, used });
+        await this.backend.shiftKV(cache, { keep, discard, used });
       } catch (err) {
         // The cache may be half moved: it no longer matches any token list.
         this.#tokens.length = 0;
@@ -157,9 +157,9 @@ export class Session {
 
   /** Copies out the tokens and their cache entries. */
   async snapshot(): Promise<SessionSnapshot> {
-    return this.graphs.serial(() => {
+    return this.graphs.serial(async () => {
       const cache = this.#live();
-      return { tokens: [...this.#tokens], layers: this.backend.readKV(cache, this.#tokens.length) };
+      return { tokens: [...this.#tokens], layers: await this.backend.readKV(cache, this.#tokens.length) };
     });
   }
 

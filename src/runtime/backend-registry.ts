@@ -9,6 +9,7 @@ import type { Backend, BackendKind, KVCacheType } from '../backends/backend.js';
 import { CpuBackend, type CpuMemoryPlan } from '../backends/cpu/backend.js';
 import type { KernelVariant } from '../backends/cpu/kernel-module.js';
 import { ReferenceBackend } from '../backends/reference/backend.js';
+import { WebGPUBackend } from '../backends/webgpu/backend.js';
 import type { ModelDefinition } from '../model/model.js';
 
 export type BackendPreference = 'auto' | BackendKind;
@@ -36,14 +37,23 @@ export interface BackendChoice {
   readonly reason: string;
 }
 
+/** A backend that refused the model after it was chosen (its load-time canary disagreed). */
+export interface RefusedBackend {
+  readonly kind: BackendKind;
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
+
 interface BackendFactory {
   readonly kind: BackendKind;
   /** Creates the backend for the model, or resolves to a reason why it cannot run here. */
   create(request: BackendRequest, model: ModelDefinition, session: SessionPlan): Promise<Backend | string>;
 }
 
-/** The backends of this build. WebGPU joins here when it lands. */
+/** The backends of this build. */
 const FACTORIES: readonly BackendFactory[] = [
+  // Chosen automatically, a software adapter is passed over; demanded, it is used.
+  { kind: 'webgpu', create: (r) => WebGPUBackend.create({ allowSoftwareAdapter: r.backend === 'webgpu' }) },
   { kind: 'cpu', create: (r, model, session) => CpuBackend.create({ kernels: r.cpuKernels, threads: r.threads, memory: cpuMemoryPlan(model, session) }) },
   { kind: 'reference', create: async () => ReferenceBackend.create() },
 ];
@@ -80,16 +90,18 @@ function misfit(backend: Backend, model: ModelDefinition): Misfit | undefined {
   return undefined;
 }
 
-/** Picks and creates the backend for a model and its default session. */
-export async function chooseBackend(request: BackendRequest, model: ModelDefinition, session: SessionPlan): Promise<BackendChoice> {
+/** Picks and creates the backend for a model and its default session, never a refused one. */
+export async function chooseBackend(request: BackendRequest, model: ModelDefinition, session: SessionPlan, refused?: RefusedBackend): Promise<BackendChoice> {
   const wanted = request.backend ?? 'auto';
   const preferred: BackendKind = wanted === 'auto' ? (request.gpuEnabled ? 'webgpu' : 'cpu') : wanted;
   const passedOver: string[] = [];
   for (const kind of preferred === 'cpu' ? ['cpu' as const] : [preferred, 'cpu' as const]) {
     const factory = FACTORIES.find((f) => f.kind === kind);
     let why: Misfit;
-    const backend = factory ? await factory.create(request, model, session) : `this build has no ${kind} backend yet`;
+    const backend =
+      refused?.kind === kind ? refused : factory ? await factory.create(request, model, session) : `this build has no ${kind} backend yet`;
     if (typeof backend === 'string') why = { code: 'BACKEND_UNAVAILABLE', reason: backend };
+    else if ('code' in backend) why = backend;
     else {
       const bad = misfit(backend, model);
       if (!bad) {

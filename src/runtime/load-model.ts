@@ -7,9 +7,9 @@ import { GraphCache, Session } from '../engine/session.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { checkFunction, checkKnownKeys, checkSignal, optionalNumber } from '../validate.js';
 import { validateModel } from '../model/validate-model.js';
-import { WasmChordError } from '../errors.js';
+import { isWasmChordError, WasmChordError } from '../errors.js';
 import { Model } from './model.js';
-import type { BackendChoice, SessionPlan } from './backend-registry.js';
+import type { BackendChoice, RefusedBackend, SessionPlan } from './backend-registry.js';
 
 /** A path (Node, Deno, Bun), an http(s) or file URL, bytes, or a Blob/File. */
 export type ModelSource = ByteSourceInput;
@@ -46,7 +46,7 @@ export interface BackendOwner {
  * Picks the backend for a model once its definition and default session are known (the
  * registry, normally).
  */
-export type BackendPicker = (definition: ModelDefinition, session: SessionPlan) => Promise<BackendChoice>;
+export type BackendPicker = (definition: ModelDefinition, session: SessionPlan, refused?: RefusedBackend) => Promise<BackendChoice>;
 
 export async function loadModel(
   pickBackend: BackendPicker,
@@ -75,10 +75,22 @@ export async function loadModel(
     });
     const tokenizer = Tokenizer.fromGGUF(file.metadata);
     validateModel(definition, tokenizer);
-    const { backend, reason } = await pickBackend(definition, { contextSize, kvType, batchSize });
+    const plan = { contextSize, kvType, batchSize };
+    let { backend, reason } = await pickBackend(definition, plan);
     owner.adopt(backend);
     try {
-      await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
+      try {
+        await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
+      } catch (err) {
+        // A GPU whose canary disagrees is refused for this model: pick again without it (the
+        // registry throws when that backend was demanded).
+        if (!(isWasmChordError(err) && err.code === 'BACKEND_DISAGREES')) throw err;
+        owner.release(backend);
+        await backend.dispose();
+        ({ backend, reason } = await pickBackend(definition, plan, { kind: backend.kind, code: err.code, reason: err.message }));
+        owner.adopt(backend);
+        await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
+      }
       const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize });
       const model = new Model({
         metadata: file.metadata,

@@ -14,7 +14,7 @@ import type { Model } from './model.js';
 export interface InitOptions {
   /**
    * Use WebGPU when the host has it and it runs the model; otherwise the CPU backend, and
-   * `model.info.backendReason` says why. (This build has no WebGPU backend yet.)
+   * `model.info.backendReason` says why.
    */
   gpuEnabled?: boolean;
   /**
@@ -59,7 +59,7 @@ export class WasmChord {
   /** Loads a model; each model gets its own backend instance (and memory), chosen for it. */
   async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<Model> {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'this runtime was disposed');
-    return loadModel((definition, session) => chooseBackend(this.options, definition, session), source, options, this.#backends);
+    return loadModel((definition, session, refused) => chooseBackend(this.options, definition, session, refused), source, options, this.#backends);
   }
 
   /** Disposes every model loaded through this runtime. */

@@ -11,6 +11,7 @@
 import type { Backend } from '../../src/backends/backend.js';
 import { CpuBackend } from '../../src/backends/cpu/backend.js';
 import { compileKernels, type KernelVariant } from '../../src/backends/cpu/kernel-module.js';
+import { WebGPUBackend, type WebGPUBackendOptions } from '../../src/backends/webgpu/backend.js';
 
 export interface BackendUnderTest {
   readonly name: string;
@@ -39,4 +40,46 @@ const cpu = (kernels: KernelVariant, threads: number | 'none'): BackendUnderTest
       : CpuBackend.create({ kernels, threads, splitWork: threads > 1 ? 0 : undefined }),
 });
 
-export const BACKENDS: readonly BackendUnderTest[] = [cpu('relaxed', 1), cpu('relaxed', 3), cpu('baseline', 'none')];
+/**
+ * Why WebGPU cannot run here, or undefined. CI installs a Vulkan driver (lavapipe) and sets
+ * WASM_CHORD_REQUIRE_WEBGPU, so that there a missing GPU fails the suite instead of skipping it.
+ */
+export async function webgpuUnavailable(): Promise<string | undefined> {
+  const b = await WebGPUBackend.create();
+  if (typeof b !== 'string') {
+    await b.dispose();
+    return undefined;
+  }
+  if (process.env.WASM_CHORD_REQUIRE_WEBGPU) throw new Error(`WASM_CHORD_REQUIRE_WEBGPU is set but WebGPU is unavailable: ${b}`);
+  return b;
+}
+
+export async function createWebGPU(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+  const b = await WebGPUBackend.create(options);
+  if (typeof b === 'string') throw new Error(b);
+  return b;
+}
+
+/**
+ * WebGPU joins as the adapter gives it, and with weights split into pieces of about 1 KiB, so
+ * that the suite's small tensors are split across buffers by rows (as a 7B model's are on
+ * lavapipe's 128 MiB bindings), and expert stacks between experts.
+ */
+const webgpu = (name: string, options: WebGPUBackendOptions = {}): BackendUnderTest => ({
+  name,
+  available: webgpuUnavailable,
+  // The suite itself checks every op; the load-time canary has its own test (webgpu.test.ts).
+  create: () => createWebGPU({ canary: false, ...options }),
+});
+
+const ALL: readonly BackendUnderTest[] = [
+  cpu('relaxed', 1),
+  cpu('relaxed', 3),
+  cpu('baseline', 'none'),
+  webgpu('webgpu'),
+  webgpu('webgpu-split-weights', { weightPieceBytes: 1024 }),
+];
+
+/** CONFORMANCE_BACKENDS=webgpu,cpu-relaxed-1thread narrows a run while working on one backend. */
+const only = process.env.CONFORMANCE_BACKENDS?.split(',');
+export const BACKENDS = only ? ALL.filter((b) => only.includes(b.name)) : ALL;

@@ -196,8 +196,8 @@ async function kvTransfer(name: string, create: () => Promise<Backend>, kvType: 
 
     // The stored keys and values are the exact inputs (or their f16 roundings): the same bytes.
     const n = in0!.tokens.length;
-    const fromX = x.readKV(cx, n);
-    const fromRef = ref.readKV(cr, n);
+    const fromX = await x.readKV(cx, n);
+    const fromRef = await ref.readKV(cr, n);
     assertSameKV(fromX, fromRef, `${name} vs reference layout`);
 
     // Each side continues from the other's state.
@@ -205,7 +205,7 @@ async function kvTransfer(name: string, create: () => Promise<Backend>, kvType: 
     const cr2 = ref.createKVCache(spec);
     x.writeKV(cx2, n, fromRef);
     ref.writeKV(cr2, n, fromX);
-    assertSameKV(x.readKV(cx2, n), fromRef, `${name} write/read round trip`);
+    assertSameKV(await x.readKV(cx2, n), fromRef, `${name} write/read round trip`);
     const cmp = new BackendComparison([{ name, backend: x, cache: cx2 }, { name: 'reference', backend: ref, cache: cr2 }], ref);
     const next = await cmp.step(g1!, in1!);
     assert.equal(next.divergence, undefined, JSON.stringify(next.divergence));
@@ -264,21 +264,21 @@ async function contextShift(t: TestContext, name: string, create: () => Promise<
       await be.loadWeights(file, file.tensors);
       const cache = be.createKVCache(spec);
       await be.run(be.compile(graph(8)), { tokens: tokens.subarray(0, 8), pos0: 0 }, cache);
-      be.shiftKV(cache, shift);
+      await be.shiftKV(cache, shift);
       shifted.set(be, cache);
       // A fresh run of the kept tokens at their new positions.
       const fresh = be.createKVCache(spec);
       await be.run(be.compile(graph(5)), { tokens: kept, pos0: 0 }, fresh);
-      const [a] = be.readKV(cache, 5);
-      const [f] = be.readKV(fresh, 5);
+      const [a] = await be.readKV(cache, 5);
+      const [f] = await be.readKV(fresh, 5);
       assert.deepEqual(a!.values, f!.values, `${be.kind}: moved values`);
       const e = measureError(decodeKV(f!.keys, kvType), decodeKV(a!.keys, kvType));
       t.diagnostic(`${be.kind}: shifted keys vs a fresh run: NMSE ${e.nmse.toExponential(1)} (bound ${KV_SHIFT_BOUNDS[kvType].nmse}), max abs ${e.maxAbs.toExponential(1)}`);
       assert.ok(e.nmse <= KV_SHIFT_BOUNDS[kvType].nmse, `${be.kind}: shifted keys NMSE ${e.nmse} vs a fresh run`);
     }
     // Both backends shift alike, and attend alike from the shifted caches.
-    const [kx] = x.readKV(shifted.get(x)!, 5);
-    const [kr] = ref.readKV(shifted.get(ref)!, 5);
+    const [kx] = await x.readKV(shifted.get(x)!, 5);
+    const [kr] = await ref.readKV(shifted.get(ref)!, 5);
     const e = measureError(decodeKV(kr!.keys, kvType), decodeKV(kx!.keys, kvType));
     t.diagnostic(`${name} vs reference, shifted keys: NMSE ${e.nmse.toExponential(1)}`);
     assert.ok(e.nmse <= KV_SHIFT_BOUNDS[kvType].nmse, `${name} vs reference shifted keys NMSE ${e.nmse}`);
@@ -319,9 +319,9 @@ async function misuse(backend: Backend): Promise<void> {
       tokens[2] = bad;
       await assert.rejects(backend.run(compiled, { ...input, tokens }, cache), code('INVALID_ARGUMENT'), `token id ${bad}`);
     }
-    assert.throws(() => backend.readKV(cache, spec.contextSize + 1), code('INVALID_ARGUMENT'));
+    await assert.rejects(backend.readKV(cache, spec.contextSize + 1), code('INVALID_ARGUMENT'));
     assert.throws(() => backend.writeKV(cache, 1, [{ keys: new Uint8Array(3), values: new Uint8Array(3) }]), code('INVALID_ARGUMENT'));
-    assert.throws(() => backend.shiftKV(cache, { keep: 0, discard: 1, used: 2 }), code('INVALID_ARGUMENT'), 'a shift without RoPE');
+    await assert.rejects(backend.shiftKV(cache, { keep: 0, discard: 1, used: 2 }), code('INVALID_ARGUMENT'), 'a shift without RoPE');
   } finally {
     await backend.dispose();
     await other.dispose();

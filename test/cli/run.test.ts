@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { readJson, SHARED } from '../helpers/shared.js';
+import { webgpuUnavailable } from '../backends/backends.js';
 
 const MODEL = join(SHARED, 'models/stories260K.gguf');
 const REF = readJson<{ prompt_tokens: number[]; generated_tokens: number[]; generated_pieces: string[] }>('reference/models/stories260K/once_upon_a_time.json');
@@ -31,8 +32,14 @@ test('sampling with a seed is reproducible across processes', async () => {
   assert.deepEqual(JSON.parse(a.stdout).tokens, JSON.parse(b.stdout).tokens);
 });
 
+test('--backend webgpu runs on the GPU (lavapipe in CI) and gives llama.cpp\'s tokens', { skip: await webgpuUnavailable() }, async () => {
+  const r = await runCli(['run', '-m', MODEL, '-p', 'Once upon a time', '-n', '24', '--temp', '0', '--ignore-eos', '--kv-type', 'f32', '--json', '--backend', 'webgpu']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).tokens, REF.generated_tokens.slice(0, 24));
+});
+
 test('bad usage exits with 2 and one line', async () => {
-  for (const args of [['run', '-p', 'x'], ['run', '-m', MODEL, '-p', 'x', '--temp', 'hot'], ['run', '-m', MODEL, '-p', 'x', '--top-p', '2']]) {
+  for (const args of [['run', '-p', 'x'], ['run', '-m', MODEL, '-p', 'x', '--temp', 'hot'], ['run', '-m', MODEL, '-p', 'x', '--top-p', '2'], ['run', '-m', MODEL, '-p', 'x', '--backend', 'gpu']]) {
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^wasm-chord: /);

@@ -81,10 +81,10 @@ class ObservedBackend implements Backend {
   writeKV(cache: KVCacheHandle, n: number, layers: readonly KVLayerData[]) {
     this.real.writeKV(cache, n, layers);
   }
-  shiftKV(cache: KVCacheHandle, shift: KVShift) {
-    const before = this.real.readKV(cache, shift.used);
-    this.real.shiftKV(cache, shift);
-    this.shifts.push({ shift, spec: cache.spec, before, after: this.real.readKV(cache, shift.used - shift.discard) });
+  async shiftKV(cache: KVCacheHandle, shift: KVShift) {
+    const before = await this.real.readKV(cache, shift.used);
+    await this.real.shiftKV(cache, shift);
+    this.shifts.push({ shift, spec: cache.spec, before, after: await this.real.readKV(cache, shift.used - shift.discard) });
     this.onShift();
   }
   releaseKVCache(cache: KVCacheHandle) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { kv } from '../../src/gguf/index.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI_ENV, runCli } from '../helpers/cli.js';
 import { buildTinyModel, tinyVocab } from '../helpers/tiny-model.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -70,6 +70,7 @@ describe('surroundings', () => {
     const path = await modelFile('long.gguf', { metadata: { 'llama.context_length': kv.u32(60000) } });
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'run', '-m', path, '-p', 'hello', '-n', '50000', '-c', '60000', '--ignore-eos', '--temp', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: CLI_ENV,
     });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

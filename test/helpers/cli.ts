@@ -10,10 +10,17 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * The environment CLI children get: the CPU backend unless a test asks (probing the GPU makes
+ * Dawn print warnings on machines with only a software adapter, such as CI's lavapipe).
+ */
+export const CLI_ENV: NodeJS.ProcessEnv = { WASM_CHORD_BACKEND: 'cpu', ...process.env };
+
 export function runCli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: CLI_ENV,
       timeout: options.timeoutMs ?? 60_000,
     });
     let stdout = '';

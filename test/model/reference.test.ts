@@ -22,6 +22,8 @@ import { after, before, describe, test } from 'node:test';
 import { WasmChord, type Model } from '../../src/index.js';
 import { measureError } from '../../src/backends/op-tolerances.js';
 import { readF32, readJson, SHARED } from '../helpers/shared.js';
+import { logitBound, type LogitBound } from '../helpers/model-bounds.js';
+import { webgpuUnavailable } from '../backends/backends.js';
 
 interface CaseIndex {
   json: string;
@@ -43,27 +45,13 @@ interface CaseJson {
   topk: { step: number; top: [number, number][] }[];
 }
 
-interface Bound {
-  maxAbs: number;
-  nmse: number;
-}
-
-/** The bound for a model: its least precise weight type decides. */
-function boundFor(types: Record<string, number>): Bound {
-  const names = Object.keys(types);
-  if (names.every((t) => t === 'F32')) return { maxAbs: 1e-4, nmse: 1e-10 };
-  if (names.every((t) => t === 'F32' || t === 'F16')) return { maxAbs: 0.02, nmse: 1e-6 };
-  if (names.includes('Q2_K')) return { maxAbs: 1.0, nmse: 2e-3 };
-  return { maxAbs: 0.5, nmse: 2e-3 };
-}
-
 const argmax = (l: Float32Array) => l.reduce((best, v, i) => (v > l[best]! ? i : best), 0);
 
 /**
  * Our token at `step` must be llama.cpp's, or, at a near-tie, one that llama.cpp itself scores
  * within the bound of its best (checked on the recorded top-20 where the step has one).
  */
-function checkToken(ours: number, ref: CaseJson, step: number, bound: Bound, what: string): void {
+function checkToken(ours: number, ref: CaseJson, step: number, bound: LogitBound, what: string): void {
   if (ours === ref.generated_tokens[step]) return;
   const margin = ref.top1_top2_margin_per_step[step]!;
   assert.ok(margin < bound.maxAbs, `${what} step ${step}: ${ours} instead of ${ref.generated_tokens[step]} with a clear margin of ${margin}`);
@@ -78,27 +66,27 @@ function checkToken(ours: number, ref: CaseJson, step: number, bound: Bound, wha
 const index = readJson<{ models: ModelIndex[] }>('reference/models/index.json');
 const present = index.models.filter((m) => m.model_file !== null);
 
-let runtime: WasmChord;
-let reference: WasmChord;
+type BackendName = 'cpu' | 'reference' | 'webgpu';
+const noWebGPU = await webgpuUnavailable();
+const runtimes = new Map<BackendName, WasmChord>();
 before(async () => {
-  runtime = await WasmChord.init();
-  reference = await WasmChord.init({ backend: 'reference' });
+  for (const backend of ['cpu', 'reference', 'webgpu'] as const) {
+    if (backend !== 'webgpu' || !noWebGPU) runtimes.set(backend, await WasmChord.init({ backend }));
+  }
 });
 after(async () => {
-  await runtime.dispose();
-  await reference.dispose();
+  for (const r of runtimes.values()) await r.dispose();
 });
 
-// Both backends are held to the same bounds: the README gives them for f32 activations (the
-// reference backend) and they hold for ggml's quantized activations (the CPU backend) too.
-for (const backend of ['cpu', 'reference'] as const) for (const entry of present) {
+// Every backend is held to the same bounds: the README gives them for f32 activations (the
+// reference and WebGPU backends) and they hold for ggml's quantized activations (the CPU) too.
+for (const backend of ['cpu', 'reference', 'webgpu'] as const) for (const entry of present) {
   const stem = entry.dir.split('/').pop()!;
-  const bound = boundFor(entry.tensor_type_counts);
-  describe(`${backend}: ${stem} (max abs ${bound.maxAbs})`, () => {
+  const bound = logitBound(entry.tensor_type_counts);
+  describe(`${backend}: ${stem} (max abs ${bound.maxAbs})`, { skip: backend === 'webgpu' && noWebGPU }, () => {
     let model: Model;
     before(async () => {
-      const r = backend === 'cpu' ? runtime : reference;
-      model = await r.loadModel(join(SHARED, entry.model_file!), { kvType: 'f32', contextSize: 512 });
+      model = await runtimes.get(backend)!.loadModel(join(SHARED, entry.model_file!), { kvType: 'f32', contextSize: 512 });
     });
     after(() => model.dispose());
 
@@ -150,11 +138,23 @@ for (const backend of ['cpu', 'reference'] as const) for (const entry of present
 // With an f16 KV cache llama.cpp's logits move away from its f32-cache reference by a recorded
 // amount (checks.kv_f16_*). Mirroring ggml's f16 attention, our f16-cache logits must sit at that
 // same distance from the f32 reference, within the type's bound.
-for (const entry of present) {
+//
+// The CPU backend forms the softmax weights as ggml does (f64 sum in key order, times an f32
+// reciprocal) before rounding them to f16, and lands within 1e-5 of llama.cpp. WebGPU has no f64:
+// its sums (f32, in a tree) differ in the last bits, which flips a few of those f16 roundings
+// (2^-11 each), as it does for the exact-math reference backend: on stories260K's
+// digits_punct_unicode both move the logits by 0.0079 where llama.cpp moves them by 0.0068. So a
+// backend without ggml's summation must land at llama.cpp's distance within a quarter of it (or
+// the type's bound, when larger): a cache that does not really hold f16 values misses by the whole
+// distance. (Leaving out the weights' rounding alone moved them by 5% of it, which this cannot
+// see; the conformance suite's f16 attention cases show it: NMSE 5e-8 from the reference's f16
+// semantics without the rounding, 1e-15 with it.)
+const F16_PATH_SLACK = 0.25;
+for (const backend of ['cpu', 'webgpu'] as const) for (const entry of present) {
   const stem = entry.dir.split('/').pop()!;
-  const bound = boundFor(entry.tensor_type_counts);
-  test(`${stem}: an f16 KV cache moves the logits as llama.cpp's does`, async (t) => {
-    const model = await runtime.loadModel(join(SHARED, entry.model_file!), { kvType: 'f16', contextSize: 512 });
+  const bound = logitBound(entry.tensor_type_counts);
+  test(`${backend}: ${stem}: an f16 KV cache moves the logits as llama.cpp's does`, { skip: backend === 'webgpu' && noWebGPU }, async (t) => {
+    const model = await runtimes.get(backend)!.loadModel(join(SHARED, entry.model_file!), { kvType: 'f16', contextSize: 512 });
     try {
       for (const [name, c] of Object.entries(entry.cases)) {
         if (!c.checks) continue;
@@ -163,7 +163,8 @@ for (const entry of present) {
         const ours = measureError(readF32(join(entry.dir, c.logits)), await model.evaluate(ref.prompt_tokens)).maxAbs;
         const theirs = c.checks.kv_f16_vs_f32_last_prompt_logits_max_abs_diff;
         t.diagnostic(`${name}: ${ours.toFixed(5)} here, ${theirs.toFixed(5)} in llama.cpp`);
-        assert.ok(Math.abs(ours - theirs) <= bound.maxAbs, `${name}: f16 cache moved logits by ${ours}, llama.cpp by ${theirs}`);
+        const allowed = backend === 'cpu' ? bound.maxAbs : Math.max(bound.maxAbs, F16_PATH_SLACK * theirs);
+        assert.ok(Math.abs(ours - theirs) <= allowed, `${name}: f16 cache moved logits by ${ours}, llama.cpp by ${theirs}`);
       }
     } finally {
       await model.dispose();

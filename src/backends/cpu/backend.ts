@@ -28,6 +28,7 @@ import {
 } from '../backend.js';
 import { weightsOf, type Graph, type GraphNode, type WeightHandle } from '../graph.js';
 import { checkNumber } from '../../validate.js';
+import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
 import { WasmArena } from './arena.js';
 import {
   instantiateKernels,
@@ -233,6 +234,7 @@ export class CpuBackend implements Backend {
 
   createKVCache(spec: KVCacheSpec): KVCacheHandle {
     this.#checkAlive();
+    checkKVSpec(spec, this);
     const keys: number[] = [];
     const values: number[] = [];
     try {
@@ -257,10 +259,7 @@ export class CpuBackend implements Backend {
 
   compile(graph: Graph): CompiledGraph {
     this.#checkAlive();
-    for (const node of graph.nodes) {
-      const s = this.supports(node);
-      if (!s.ok) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', s.reason);
-    }
+    checkSupported(this, graph);
     return new CpuCompiledGraph(graph, this);
   }
 
@@ -372,7 +371,7 @@ export class CpuBackend implements Backend {
     return { start, bytes: count * headDim * eb };
   }
 
-  readKV(cache: KVCacheHandle, n: number): KVLayerData[] {
+  async readKV(cache: KVCacheHandle, n: number): Promise<KVLayerData[]> {
     const kv = this.#own(cache);
     this.#checkRange(kv, n);
     return kv.spec.layers.map((layer, l) => {
@@ -391,15 +390,8 @@ export class CpuBackend implements Backend {
   writeKV(cache: KVCacheHandle, n: number, layers: readonly KVLayerData[]): void {
     const kv = this.#own(cache);
     this.#checkRange(kv, n);
-    if (layers.length !== kv.spec.layers.length) throw new WasmChordError('INVALID_ARGUMENT', `KV data for ${layers.length} layers, not ${kv.spec.layers.length}`);
     // Every size is checked before anything is written, so a bad layer leaves the cache as it was.
-    kv.spec.layers.forEach((layer, l) => {
-      for (const which of ['keys', 'values'] as const) {
-        const expected = this.#kvRange(kv, l, which, 0, 0, n).bytes * layer.nKvHead;
-        const got = layers[l]![which].length;
-        if (got !== expected) throw new WasmChordError('INVALID_ARGUMENT', `layer ${l} ${which}: ${got} bytes, not ${expected}`);
-      }
-    });
+    checkKVData(kv.spec, n, layers);
     kv.spec.layers.forEach((layer, l) => {
       for (const which of ['keys', 'values'] as const) {
         const data = layers[l]![which];
@@ -411,13 +403,11 @@ export class CpuBackend implements Backend {
     });
   }
 
-  shiftKV(cache: KVCacheHandle, shift: KVShift): void {
+  async shiftKV(cache: KVCacheHandle, shift: KVShift): Promise<void> {
     const kv = this.#own(cache);
     const { keep, discard, used } = shift;
     this.#checkRange(kv, used);
-    if (!(keep >= 0 && discard > 0 && keep + discard <= used)) throw new WasmChordError('INVALID_ARGUMENT', `cannot shift ${keep}/${discard}/${used}`);
-    const unroped = kv.spec.layers.findIndex((l) => !l.rope);
-    if (unroped >= 0) throw new WasmChordError('INVALID_ARGUMENT', `layer ${unroped} has no RoPE: its cache cannot be shifted`);
+    checkKVShift(kv.spec, shift);
     const count = used - keep - discard;
     const maxHeadDim = Math.max(...kv.spec.layers.map((l) => l.headDim));
     const tmp = this.#arena.alloc(Math.max(1, count) * (maxHeadDim + 1) * 4, 'a context shift');
@@ -450,7 +440,7 @@ export class CpuBackend implements Backend {
 
   #checkRange(kv: CpuKVCache, n: number): void {
     if (kv.released) throw new WasmChordError('DISPOSED', 'this KV cache was released');
-    if (!Number.isInteger(n) || n < 0 || n > kv.spec.contextSize) throw new WasmChordError('INVALID_ARGUMENT', `${n} positions in a cache of ${kv.spec.contextSize}`);
+    checkKVCount(kv.spec, n);
   }
 
   #own(cache: KVCacheHandle): CpuKVCache {

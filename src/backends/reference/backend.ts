@@ -10,7 +10,6 @@ import type { GGUFFile, GGUFTensorInfo } from '../../gguf/reader.js';
 import { throwIfAborted } from '../../gguf/byte-source.js';
 import { canDequantize, dequantize, GGMLType, quantize, vecDotType, type GGMLTypeId, f16BitsToF32, f32ToF16Bits, GGML_TYPES, roundToF16, typeName } from '../../quant/index.js';
 import {
-  kvElementBytes,
   type Backend,
   type BackendCapabilities,
   type CompiledGraph,
@@ -24,6 +23,7 @@ import {
   type Support,
 } from '../backend.js';
 import { weightsOf, type Graph, type GraphNode, type NodeOf, type OpName, type WeightHandle } from '../graph.js';
+import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
 import { REFERENCE_OPS, rotateHead, type OpContext, type OpFunction, type ReferenceKVLayer } from './ops.js';
 
 export interface EvaluateOptions {
@@ -127,8 +127,7 @@ export class ReferenceBackend implements Backend {
 
   createKVCache(spec: KVCacheSpec): KVCacheHandle {
     this.#checkAlive();
-    if (!this.capabilities.kvTypes.includes(spec.type)) throw new WasmChordError('INVALID_ARGUMENT', `KV cache type ${String(spec.type)}`);
-    if (!(Number.isInteger(spec.contextSize) && spec.contextSize > 0)) throw new WasmChordError('INVALID_ARGUMENT', `context size ${spec.contextSize}`);
+    checkKVSpec(spec, this);
     return new ReferenceKVCache(spec, this);
   }
 
@@ -138,11 +137,8 @@ export class ReferenceBackend implements Backend {
 
   compile(graph: Graph): CompiledGraph {
     this.#checkAlive();
-    for (const node of graph.nodes) {
-      const s = this.supports(node);
-      if (!s.ok) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', s.reason);
-      for (const w of weightsOf(node)) this.#tensor(w);
-    }
+    checkSupported(this, graph);
+    for (const node of graph.nodes) for (const w of weightsOf(node)) this.#tensor(w);
     return new ReferenceCompiledGraph(graph, this);
   }
 
@@ -196,9 +192,9 @@ export class ReferenceBackend implements Backend {
     return (REFERENCE_OPS[node.op] as OpFunction<OpName>)(node as NodeOf<OpName>, context);
   }
 
-  readKV(cache: KVCacheHandle, n: number): KVLayerData[] {
+  async readKV(cache: KVCacheHandle, n: number): Promise<KVLayerData[]> {
     const layers = this.#layers(cache);
-    this.#checkCount(cache, n);
+    checkKVCount(cache.spec, n);
     const f16 = cache.spec.type === 'f16';
     const encode = (a: Float32Array, l: ReferenceKVLayer) => {
       const out = f16 ? new Uint16Array(l.nKvHead * n * l.headDim) : new Float32Array(l.nKvHead * n * l.headDim);
@@ -213,14 +209,11 @@ export class ReferenceBackend implements Backend {
 
   writeKV(cache: KVCacheHandle, n: number, data: readonly KVLayerData[]): void {
     const layers = this.#layers(cache);
-    this.#checkCount(cache, n);
-    if (data.length !== layers.length) throw new WasmChordError('INVALID_ARGUMENT', `KV data for ${data.length} layers, not ${layers.length}`);
+    checkKVData(cache.spec, n, data);
     const f16 = cache.spec.type === 'f16';
     layers.forEach((l, i) => {
       for (const which of ['keys', 'values'] as const) {
         const bytes = data[i]![which];
-        const need = l.nKvHead * n * l.headDim * kvElementBytes(cache.spec.type);
-        if (bytes.length !== need) throw new WasmChordError('INVALID_ARGUMENT', `layer ${i} ${which}: ${bytes.length} bytes, not ${need}`);
         const copy = bytes.slice(); // aligned
         const src = f16 ? Array.from(new Uint16Array(copy.buffer), f16BitsToF32) : new Float32Array(copy.buffer);
         for (let h = 0; h < l.nKvHead; h++) {
@@ -230,17 +223,13 @@ export class ReferenceBackend implements Backend {
     });
   }
 
-  shiftKV(cache: KVCacheHandle, shift: KVShift): void {
+  async shiftKV(cache: KVCacheHandle, shift: KVShift): Promise<void> {
     const layers = this.#layers(cache);
     const { keep, discard, used } = shift;
-    this.#checkCount(cache, used);
-    if (!(Number.isInteger(keep) && Number.isInteger(discard) && keep >= 0 && discard > 0 && keep + discard <= used)) {
-      throw new WasmChordError('INVALID_ARGUMENT', `cannot shift ${keep}/${discard}/${used}`);
-    }
+    checkKVShift(cache.spec, shift);
     const store = cache.spec.type === 'f16' ? roundToF16 : Math.fround;
     layers.forEach((l, i) => {
-      const rope = cache.spec.layers[i]!.rope;
-      if (!rope) throw new WasmChordError('INVALID_ARGUMENT', `layer ${i} has no RoPE: its cache cannot be shifted`);
+      const rope = cache.spec.layers[i]!.rope!;
       const factors = rope.freqFactors ? this.#weightRows(rope.freqFactors, 0, 1) : undefined;
       for (let h = 0; h < l.nKvHead; h++) {
         const at = (p: number) => (h * l.contextSize + p) * l.headDim;
@@ -254,12 +243,6 @@ export class ReferenceBackend implements Backend {
         }
       }
     });
-  }
-
-  #checkCount(cache: KVCacheHandle, n: number): void {
-    if (!(Number.isInteger(n) && n >= 0 && n <= cache.spec.contextSize)) {
-      throw new WasmChordError('INVALID_ARGUMENT', `${n} positions in a cache of ${cache.spec.contextSize}`);
-    }
   }
 
   #own(cache: KVCacheHandle): ReferenceKVCache {

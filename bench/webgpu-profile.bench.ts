@@ -1,0 +1,53 @@
+/**
+ * Where a WebGPU decode step's time goes, by op: the model's 1-token graph after a prompt of
+ * `-p` tokens, run once as a whole step (submit + read-back, as generation does) and once node by
+ * node with a wait after each (the backend's inspect mode), summed per op over `-r` repetitions.
+ * The per-node times include a submit and a wait each, so they overstate small ops; the whole-step
+ * time is the real one.
+ *
+ *   node --import tsx bench/webgpu-profile.bench.ts -m MODEL [-p 512] [-r 5]
+ */
+import { parseArgs } from 'node:util';
+import { WebGPUBackend } from '../src/backends/webgpu/backend.js';
+import { openByteSource } from '../src/gguf/open-source.js';
+import { readGGUF } from '../src/gguf/reader.js';
+import { defineModel } from '../src/model/model.js';
+
+const { values: v } = parseArgs({ options: { model: { type: 'string', short: 'm' }, prompt: { type: 'string', short: 'p', default: '512' }, reps: { type: 'string', short: 'r', default: '5' } } });
+if (!v.model) throw new Error('-m MODEL is required');
+const [nPrompt, reps] = [Number(v.prompt), Number(v.reps)];
+const source = await openByteSource(v.model);
+const file = await readGGUF(source);
+const definition = defineModel(file);
+const backend = await WebGPUBackend.create();
+if (typeof backend === 'string') throw new Error(backend);
+await backend.loadWeights(file, definition.tensors);
+await source.close();
+console.log(`# ${backend.description}`);
+const cache = backend.createKVCache({ contextSize: nPrompt + reps + 2, type: 'f16', layers: definition.kvLayers });
+const tokens = (n: number, from: number) => Int32Array.from({ length: n }, (_, i) => 3 + ((from + i) % (definition.vocabSize - 3)));
+if (nPrompt > 0) await backend.run(backend.compile(definition.buildGraph({ nTokens: nPrompt, allLogits: false })), { tokens: tokens(nPrompt, 0), pos0: 0 }, cache);
+const step = backend.compile(definition.buildGraph({ nTokens: 1, allLogits: false }));
+
+let whole = 0;
+const byOp = new Map<string, { ms: number; nodes: number }>();
+for (let r = 0; r < reps; r++) {
+  const pos0 = nPrompt + r;
+  const t0 = performance.now();
+  await backend.run(step, { tokens: tokens(1, pos0), pos0 }, cache);
+  whole += performance.now() - t0;
+  let t = performance.now();
+  await backend.run(step, { tokens: tokens(1, pos0), pos0 }, cache, {
+    inspect: (node) => {
+      const now = performance.now();
+      const e = byOp.get(node.op) ?? { ms: 0, nodes: 0 };
+      byOp.set(node.op, { ms: e.ms + now - t, nodes: e.nodes + 1 });
+      t = now;
+    },
+  });
+}
+console.log(`whole step: ${(whole / reps).toFixed(2)} ms at position ${nPrompt}`);
+for (const [op, e] of [...byOp].sort((a, b) => b[1].ms - a[1].ms)) {
+  console.log(`${op.padEnd(14)} ${(e.ms / reps).toFixed(2).padStart(8)} ms  ${(e.nodes / reps).toFixed(0).padStart(4)} nodes  ${((e.ms / e.nodes) * 1000).toFixed(0).padStart(6)} us/node`);
+}
+await backend.dispose();
