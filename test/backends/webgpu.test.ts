@@ -198,3 +198,25 @@ test('a lost GPU device gives BACKEND_LOST, and the next backend gets a new devi
     await fresh.dispose();
   }
 });
+
+test('profile gives every node of a step its GPU time (timestamp queries)', { skip }, async (t) => {
+  const backend = await createWebGPU({ canary: false });
+  try {
+    if (!backend.info.timestamps) {
+      t.skip('this adapter has no timestamp queries');
+      return;
+    }
+    await load(backend);
+    const file = await readGGUF(await openByteSource(MODEL));
+    const definition = defineModel(file);
+    await file.source.close();
+    const graph = definition.buildGraph({ nTokens: 3, allLogits: false });
+    const cache = backend.createKVCache({ contextSize: 8, type: 'f16', layers: definition.kvLayers });
+    const times = await backend.profile(backend.compile(graph), { tokens: Int32Array.of(1, 2, 3), pos0: 0 }, cache);
+    assert.deepEqual(times.map((x) => x.node), [...graph.nodes]);
+    assert.ok(times.every((x) => Number.isFinite(x.ms) && x.ms >= 0));
+    assert.ok(times.some((x) => x.ms > 0), 'some node took measurable time');
+  } finally {
+    await backend.dispose();
+  }
+});

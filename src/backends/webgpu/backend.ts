@@ -466,6 +466,51 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
+  /**
+   * GPU time of each node of one step, from timestamp queries around each node's dispatches (one
+   * compute pass per node; bench/webgpu-profile.bench.ts). Needs the `timestamp-query` feature.
+   * The step runs for real: its attention nodes append to the cache at input.pos0.
+   */
+  async profile(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle): Promise<{ node: GraphNode; ms: number }[]> {
+    if (!this.info.timestamps) throw new WasmChordError('BACKEND_UNAVAILABLE', 'this GPU device has no timestamp queries');
+    if (!(compiled instanceof GpuCompiledGraph) || compiled.owner !== this) throw new WasmChordError('INVALID_ARGUMENT', 'this graph was compiled for another backend');
+    const c = this.#live(cache);
+    checkStepInputs(compiled.graph, input);
+    return this.#serial(async () => {
+      const { device } = this.#gpu;
+      const steps = this.#readyDispatches(compiled, c);
+      device.queue.writeBuffer(compiled.tokens, 0, Int32Array.from(input.tokens));
+      device.queue.writeBuffer(this.#step, 0, Uint32Array.of(input.pos0, 0, 0, 0));
+      for (const table of compiled.ropeTables.values()) device.queue.writeBuffer(table.buffer, 0, this.#ropeTable(table.params, input));
+      const count = steps.length * 2;
+      const querySet = device.createQuerySet({ type: 'timestamp', count });
+      const resolved = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const staging = device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      try {
+        const encoder = device.createCommandEncoder();
+        steps.forEach((dispatches, i) => {
+          const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+          for (const d of dispatches) {
+            pass.setPipeline(d.pipeline);
+            pass.setBindGroup(0, d.bindGroup);
+            pass.dispatchWorkgroups(...d.groups);
+          }
+          pass.end();
+        });
+        encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+        encoder.copyBufferToBuffer(resolved, 0, staging, 0, count * 8);
+        device.queue.submit([encoder.finish()]);
+        await staging.mapAsync(GPUMapMode.READ);
+        const t = new BigUint64Array(staging.getMappedRange().slice(0));
+        return compiled.steps.map((s, i) => ({ node: s.node, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 }));
+      } finally {
+        querySet.destroy();
+        resolved.destroy();
+        staging.destroy();
+      }
+    });
+  }
+
   /** Encodes the given steps' dispatches in one pass, copies the output if asked, submits. */
   #submit(compiled: GpuCompiledGraph, steps: ReadyDispatch[][], readback?: GPUBuffer): void {
     const encoder = this.#device.createCommandEncoder();

@@ -21,6 +21,8 @@ export interface GpuInfo {
   readonly maxStorageBindingBytes: number;
   readonly maxBufferBytes: number;
   readonly maxWorkgroupInvocations: number;
+  /** GPU timestamps (the `timestamp-query` feature), for profiling kernels. */
+  readonly timestamps: boolean;
 }
 
 export interface GpuContext {
@@ -86,7 +88,8 @@ async function createContext(): Promise<GpuContext | string> {
   };
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({ requiredLimits });
+    const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   } catch (err) {
     return `requestDevice failed: ${(err as Error).message}`;
   }
@@ -105,6 +108,7 @@ async function createContext(): Promise<GpuContext | string> {
       maxStorageBindingBytes: device.limits.maxStorageBufferBindingSize,
       maxBufferBytes: device.limits.maxBufferSize,
       maxWorkgroupInvocations: device.limits.maxComputeInvocationsPerWorkgroup,
+      timestamps: device.features.has('timestamp-query'),
     },
     lostReason: undefined,
     pipelines: new Map(),
