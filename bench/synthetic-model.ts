@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { kv, writeGGUF, type GGUFKeyValue, type GGUFWriteTensor } from '../src/gguf/index.js';
 import { quantize } from '../src/quant/index.js';
 import { GGMLType, typeByName, type GGMLTypeId } from '../src/quant/types.js';
+import { spmVocabularyEntries } from '../src/tokenizer/spm-entries.js';
 
 export interface SyntheticShape {
   name: string;
@@ -109,15 +110,7 @@ function vocabulary(size: number): [string, GGUFKeyValue][] {
     tokens.push(`\u2581t${i}`);
     types.push(1);
   }
-  return [
-    ['tokenizer.ggml.model', kv.string('llama')],
-    ['tokenizer.ggml.tokens', kv.stringArray(tokens)],
-    ['tokenizer.ggml.scores', kv.f32Array(tokens.map((_, i) => -i))],
-    ['tokenizer.ggml.token_type', kv.i32Array(types)],
-    ['tokenizer.ggml.bos_token_id', kv.u32(1)],
-    ['tokenizer.ggml.eos_token_id', kv.u32(2)],
-    ['tokenizer.ggml.unknown_token_id', kv.u32(0)],
-  ];
+  return spmVocabularyEntries({ tokens, scores: tokens.map((_, i) => -i), types });
 }
 
 /** The path `syntheticModel` writes the model of `shape` in `typeName` to. */

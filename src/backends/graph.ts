@@ -22,6 +22,11 @@ export interface WeightHandle {
   readonly shape: readonly number[];
 }
 
+/** A 1-D weight (norm weight, bias, rope factors): every dimension past the first is 1. */
+export function isVectorShape(shape: readonly number[]): boolean {
+  return shape.every((d, i) => i === 0 || d === 1);
+}
+
 export type RopeMode = 'norm' | 'neox';
 
 export interface RopeParams {

@@ -12,6 +12,7 @@ import { GGUFMetadata } from '../gguf/metadata.js';
 import { quantize } from '../quant/index.js';
 import { GGMLType, type GGMLTypeId } from '../quant/types.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { spmVocabularyEntries } from '../tokenizer/spm-entries.js';
 import { DEMO_CORPUS } from './corpus.js';
 
 const SPACE = '\u2581';
@@ -66,17 +67,7 @@ export async function buildDemoModel(corpus = DEMO_CORPUS): Promise<Uint8Array> 
   const V = vocab.tokens.length;
   const E = Math.ceil(V / 32) * 32;
 
-  const tokenizerKVs: [string, GGUFKeyValue][] = [
-    ['tokenizer.ggml.model', kv.string('llama')],
-    ['tokenizer.ggml.tokens', kv.stringArray(vocab.tokens)],
-    ['tokenizer.ggml.scores', kv.f32Array(vocab.scores)],
-    ['tokenizer.ggml.token_type', kv.i32Array(vocab.types)],
-    ['tokenizer.ggml.unknown_token_id', kv.u32(0)],
-    ['tokenizer.ggml.bos_token_id', kv.u32(1)],
-    ['tokenizer.ggml.eos_token_id', kv.u32(2)],
-    ['tokenizer.ggml.add_bos_token', kv.bool(true)],
-    ['tokenizer.ggml.add_eos_token', kv.bool(false)],
-  ];
+  const tokenizerKVs = spmVocabularyEntries(vocab, { addBos: true, addEos: false });
   // Count bigrams over the corpus as our own tokenizer splits it, each story from BOS to EOS.
   const tokenizer = Tokenizer.fromGGUF(new GGUFMetadata(tokenizerKVs));
   const counts = new Map<number, Map<number, number>>();

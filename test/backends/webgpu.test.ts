@@ -18,6 +18,7 @@ import { loadModel } from '../../src/runtime/load-model.js';
 import { chooseBackend } from '../../src/runtime/backend-registry.js';
 import type { KernelSource } from '../../src/backends/webgpu/kernels.js';
 import { acquireGpu } from '../../src/backends/webgpu/gpu.js';
+import { isVectorShape } from '../../src/backends/graph.js';
 import type { Backend } from '../../src/backends/backend.js';
 import { FileSource } from '../../src/gguf/file-source.js';
 import { WasmChord } from '../../src/index.js';
@@ -117,7 +118,7 @@ test('loading streams through the staging chunk: no read of the model, or of a t
     const tensors = defineModel(file).tensors;
     await backend.loadWeights(file, tensors);
     const largest = Math.max(...tensors.map((t) => t.byteLength));
-    const vectors = tensors.filter((t) => t.shape.every((d, i) => i === 0 || d === 1));
+    const vectors = tensors.filter((t) => isVectorShape(t.shape));
     assert.ok(largest > 4 * staging, `the model's largest tensor (${largest} bytes) should span several chunks`);
     // Every read fits the chunk, except the small 1-D tensors the host keeps a copy of (rope factors, norms).
     const allowed = Math.max(staging, ...vectors.map((t) => t.byteLength));

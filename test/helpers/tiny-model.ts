@@ -6,6 +6,7 @@
  */
 import { encodeGGUF, kv, type GGUFKeyValue, type GGUFWriteTensor } from '../../src/gguf/index.js';
 import { GGMLType } from '../../src/quant/types.js';
+import { spmVocabularyEntries } from '../../src/tokenizer/spm-entries.js';
 import { prng } from './prng.js';
 
 const SPACE = '\u2581';
@@ -110,14 +111,7 @@ export async function buildTinyModel(options: TinyModelOptions = {}): Promise<Ui
     ['llama.rope.dimension_count', kv.u32(headDim)],
     ['llama.rope.freq_base', kv.f32(10000)],
     ['llama.attention.layer_norm_rms_epsilon', kv.f32(1e-5)],
-    ['tokenizer.ggml.model', kv.string('llama')],
-    ['tokenizer.ggml.tokens', kv.stringArray(vocab.tokens)],
-    ['tokenizer.ggml.scores', kv.f32Array(vocab.scores)],
-    ['tokenizer.ggml.token_type', kv.i32Array(vocab.types)],
-    ['tokenizer.ggml.unknown_token_id', kv.u32(0)],
-    ['tokenizer.ggml.bos_token_id', kv.u32(1)],
-    ['tokenizer.ggml.eos_token_id', kv.u32(2)],
-    ['tokenizer.ggml.add_bos_token', kv.bool(true)],
+    ...spmVocabularyEntries(vocab, { addBos: true }),
   ]);
   for (const [key, value] of Object.entries(options.metadata ?? {})) {
     if (value === undefined) metadata.delete(key);

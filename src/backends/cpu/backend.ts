@@ -26,7 +26,7 @@ import {
   type StepInput,
   type Support,
 } from '../backend.js';
-import { weightsOf, type Graph, type GraphNode, type WeightHandle } from '../graph.js';
+import { isVectorShape, weightsOf, type Graph, type GraphNode, type WeightHandle } from '../graph.js';
 import { checkNumber } from '../../validate.js';
 import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
 import { WasmArena } from './arena.js';
@@ -184,8 +184,7 @@ export class CpuBackend implements Backend {
 
   /** Matrices (2-D and 3-D expert stacks) need kernels for their type; vectors must be F32. */
   #weightSupport(w: { name: string; type: GGMLTypeId; shape: readonly number[] }): Support {
-    const isVector = w.shape.every((d, i) => i === 0 || d === 1);
-    const ok = isVector ? w.type === GGMLType.F32 || this.capabilities.tensorTypes.has(w.type) : this.capabilities.tensorTypes.has(w.type);
+    const ok = isVectorShape(w.shape) ? w.type === GGMLType.F32 || this.capabilities.tensorTypes.has(w.type) : this.capabilities.tensorTypes.has(w.type);
     return ok ? { ok: true } : { ok: false, reason: `tensor ${w.name} is ${typeName(w.type)}, which the CPU backend cannot compute` };
   }
 

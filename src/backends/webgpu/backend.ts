@@ -26,7 +26,7 @@ import {
   type StepInput,
   type Support,
 } from '../backend.js';
-import { inputsOf, weightsOf, type Graph, type GraphNode, type NodeOf, type RopeParams, type WeightHandle } from '../graph.js';
+import { inputsOf, isVectorShape, weightsOf, type Graph, type GraphNode, type NodeOf, type RopeParams, type WeightHandle } from '../graph.js';
 import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
 import { shiftLayerData } from '../kv-shift.js';
 import { runCanary } from './canary.js';
@@ -253,8 +253,7 @@ export class WebGPUBackend implements Backend {
   async #loadTensors(file: GGUFFile, tensors: readonly GGUFTensorInfo[], options: LoadWeightsOptions): Promise<void> {
     this.#checkAlive();
     for (const t of tensors) {
-      const matrix = t.shape.some((d, i) => i > 0 && d > 1);
-      if (!(matrix ? WGSL_DEQUANT_TYPES.has(t.type) : t.type === GGMLType.F32 || WGSL_DEQUANT_TYPES.has(t.type))) {
+      if (!(isVectorShape(t.shape) ? t.type === GGMLType.F32 || WGSL_DEQUANT_TYPES.has(t.type) : WGSL_DEQUANT_TYPES.has(t.type))) {
         throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', `tensor ${t.name} is ${typeName(t.type)}, which the WebGPU backend cannot compute`);
       }
     }
@@ -282,6 +281,8 @@ export class WebGPUBackend implements Backend {
     const rowsPerPiece = Math.max(1, Math.floor(this.#pieceBytes / (rowBytes * unit))) * unit;
     const pieces: { buffer: GPUBuffer; firstRow: number; rows: number }[] = [];
     const source = file.dataOffset + t.offset;
+    // 1-D F32 tensors (one row, one piece) are also kept on the host, copied as they stream by.
+    const host = isVectorShape(t.shape) && t.type === GGMLType.F32 ? new Float32Array(t.elementCount) : undefined;
     for (let firstRow = 0; firstRow < rows; firstRow += rowsPerPiece) {
       const n = Math.min(rowsPerPiece, rows - firstRow);
       const bytes = n * rowBytes;
@@ -295,11 +296,11 @@ export class WebGPUBackend implements Backend {
         await file.source.readInto(source + firstRow * rowBytes + done, view, options.signal);
         staging.fill(0, len, align4(len));
         this.#device.queue.writeBuffer(buffer, done, staging, 0, align4(len));
+        if (host) new Uint8Array(host.buffer).set(view, done);
         progress(len);
       }
     }
-    const vector = t.shape.every((d, i) => i === 0 || d === 1) && t.type === GGMLType.F32;
-    return { info: t, rowBytes, pieces, host: vector ? new Float32Array((await file.readTensor(t, options.signal)).buffer.slice(0)) : undefined };
+    return { info: t, rowBytes, pieces, host };
   }
 
   /** Compiles (asynchronously, with errors caught) every pipeline the loaded types can need. */
@@ -400,21 +401,17 @@ export class WebGPUBackend implements Backend {
       this.#buffer(bytesOf(out), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
     );
     compiled.buffers.push(compiled.tokens, compiled.readback);
-    new GraphCompiler(this, compiled).compileAll();
-    return compiled;
-  }
-
-  /** What GraphCompiler needs of the backend. */
-  get compilerServices() {
-    return {
-      buffer: (size: number, usage: number) => this.#buffer(size, usage),
-      pipeline: (s: KernelSource) => this.#compiledPipeline(s),
-      weight: (w: WeightHandle) => this.#weight(w),
+    const services: Services = {
+      buffer: (size, usage) => this.#buffer(size, usage),
+      pipeline: (s) => this.#compiledPipeline(s),
+      weight: (w) => this.#weight(w),
       device: this.#device,
       step: this.#step,
       empty: this.#empty,
       matmulShape: this.matmulShape,
     };
+    new GraphCompiler(services, compiled).compileAll();
+    return compiled;
   }
 
   async run(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, options: RunOptions = {}): Promise<Float32Array> {
@@ -428,9 +425,7 @@ export class WebGPUBackend implements Backend {
       throw new WasmChordError('CONTEXT_FULL', `positions ${pos0}..${pos0 + tokens.length - 1} do not fit a context of ${c.spec.contextSize}`);
     }
     checkStepInputs(graph, input);
-    const turn = this.#turn.then(() => this.#runStep(compiled, input, c, options));
-    this.#turn = turn.catch(() => undefined);
-    return turn;
+    return this.#serial(() => this.#runStep(compiled, input, c, options));
   }
 
   async #runStep(compiled: GpuCompiledGraph, input: StepInput, cache: GpuKVCache, options: RunOptions): Promise<Float32Array> {
@@ -615,6 +610,7 @@ export class WebGPUBackend implements Backend {
     this.writeKV(c, used - discard, after);
   }
 
+  /** Steps, read-backs and profiles take turns: they share the step uniform and scratch buffers. */
   #serial<T>(work: () => Promise<T>): Promise<T> {
     const turn = this.#turn.then(work);
     this.#turn = turn.catch(() => undefined);
@@ -663,7 +659,18 @@ function checkStepInputs(graph: Graph, input: StepInput): void {
   }
 }
 
-type Services = WebGPUBackend['compilerServices'];
+/** What GraphCompiler needs of the backend. */
+interface Services {
+  buffer(size: number, usage: number): GPUBuffer;
+  pipeline(source: KernelSource): GPUComputePipeline;
+  weight(w: WeightHandle): GpuWeight;
+  readonly device: GPUDevice;
+  /** The step uniform (pos0). */
+  readonly step: GPUBuffer;
+  /** Bound where a kernel's optional input is absent. */
+  readonly empty: GPUBuffer;
+  readonly matmulShape: MatmulShape;
+}
 
 /**
  * Turns a graph into dispatches: every node's output gets a buffer from a pool, reused once its
@@ -675,10 +682,10 @@ class GraphCompiler {
   readonly #sizes = new Map<GPUBuffer, number>();
 
   constructor(
-    backend: WebGPUBackend,
+    services: Services,
     readonly compiled: GpuCompiledGraph,
   ) {
-    this.#s = backend.compilerServices;
+    this.#s = services;
   }
 
   compileAll(): void {
