@@ -12,12 +12,12 @@
 import {
   benchContextSize,
   formatBench,
-  loadProgress,
   parseBenchArgs,
   runBenchTests,
   summarizeModel,
   type BenchTarget,
 } from '../src/cli/bench.js';
+import { loadProgress } from '../src/cli/progress.js';
 import { nativeLlama } from './peer.js';
 
 const args = parseBenchArgs(process.argv.slice(2));
@@ -32,7 +32,7 @@ if (!llama) process.exit(1);
 const summary = await summarizeModel(path);
 if (!summary.vocabSize) throw new Error(`${path} has no token_embd.weight to take the vocabulary size from`);
 
-const progress = loadProgress(path);
+const progress = loadProgress(path, { announce: true });
 const t0 = performance.now();
 const model = await llama.loadModel({ modelPath: path });
 const context = await model.createContext({ contextSize: benchContextSize(settings), batchSize: 512, threads: settings.threads });

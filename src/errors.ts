@@ -17,6 +17,9 @@ export const ERROR_CODES = [
   'SOURCE_HTTP', // HTTP status or network error
   'SOURCE_RANGE_UNSUPPORTED', // the server ignores Range requests
   'SOURCE_OUT_OF_BOUNDS', // a read past the end of the source
+  // downloads and the model store
+  'QUOTA_EXCEEDED', // the model store has no room (disk full, browser storage quota)
+  'INTEGRITY', // downloaded bytes whose size or sha256 is not what was expected
   // models
   'MODEL_UNSUPPORTED', // an architecture or feature we do not run (yet)
   'MODEL_INVALID', // hyper-parameters and tensors that contradict each other

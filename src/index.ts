@@ -1,8 +1,10 @@
 /** wasm-chord: private, on-device LLM inference for JavaScript. */
 export { WasmChord, type InitOptions } from './runtime/wasm-chord.js';
 export type { LoadModelOptions, ModelSource } from './runtime/load-model.js';
-export { Model, type CreateSessionOptions, type GenerationResult, type InferOptions, type ModelInfo, type Prompt } from './runtime/model.js';
-export { ModelSession } from './runtime/session.js';
+export type { MemoryPlan, PlanBackend, PlanLimit, PlanOptions } from './runtime/plan.js';
+export { ModelCache, type DownloadProgress, type ModelCacheOptions, type PullOptions, type StoreEntry } from './runtime/model-cache.js';
+export type { CreateSessionOptions, Model, ModelContext, ModelInfo, ModelSession } from './runtime/api.js';
+export type { GenerationResult, InferOptions, Prompt } from './runtime/session.js';
 export type { ContextShift, GenerateOptions, GenerationStep, SamplerFunction, StopReason } from './engine/generate.js';
 export { Sampler, argmax, type SamplingOptions } from './engine/sampler.js';
 export { WasmChordError, isWasmChordError, ERROR_CODES, type ErrorCode } from './errors.js';

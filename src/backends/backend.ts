@@ -128,3 +128,13 @@ export interface Backend {
 export function kvElementBytes(type: KVCacheType): number {
   return type === 'f16' ? 2 : 4;
 }
+
+/** Bytes of one layer's keys (or values) in a cache of `spec`: every backend's KV buffers. */
+export function kvLayerBytes(spec: KVCacheSpec, layer: KVLayerSpec): number {
+  return spec.contextSize * layer.nKvHead * layer.headDim * kvElementBytes(spec.type);
+}
+
+/** Bytes of a whole KV cache (keys and values of every layer). */
+export function kvCacheBytes(spec: KVCacheSpec): number {
+  return spec.layers.reduce((n, l) => n + 2 * kvLayerBytes(spec, l), 0);
+}

@@ -4,10 +4,11 @@
  */
 import { WasmChordError } from '../errors.js';
 import { BACKEND_KINDS, type BackendPreference } from '../runtime/backend-registry.js';
+import { envVar } from '../platform/env.js';
 
 export function backendOption(value: string | undefined): { backend: BackendPreference; gpuEnabled: boolean } {
   const choices: readonly string[] = ['auto', ...BACKEND_KINDS];
-  const backend = value ?? process.env.WASM_CHORD_BACKEND ?? 'auto';
+  const backend = value ?? envVar('WASM_CHORD_BACKEND') ?? 'auto';
   if (!choices.includes(backend)) throw new WasmChordError('INVALID_ARGUMENT', `--backend ${backend}: use one of ${choices.join(', ')}`);
   // auto prefers the GPU, as a user of the command line would expect.
   return { backend: backend as BackendPreference, gpuEnabled: true };

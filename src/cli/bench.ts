@@ -17,14 +17,14 @@
  */
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
-import { basename } from 'node:path';
 import { WasmChordError } from '../errors.js';
 import { backendOption } from './backend-option.js';
 import { readGGUFHeader } from '../gguf/open-source.js';
 import { argmax } from '../engine/sampler.js';
 import { typeName } from '../quant/types.js';
 import { WasmChord } from '../runtime/wasm-chord.js';
-import type { LoadProgress } from '../backends/backend.js';
+import { loadProgress } from './progress.js';
+import { envVar } from '../platform/env.js';
 
 const USAGE = `usage: wasm-chord bench -m MODEL [options]
   -m, --model PATH|URL    GGUF model file or URL
@@ -188,23 +188,6 @@ export function formatBench(model: ModelSummary, backend: string, records: reado
   return `${table}\n${tail}`;
 }
 
-/** A progress line on stderr while loading: rewritten in place on a terminal, else one line. */
-export function loadProgress(location: string): { onProgress: (p: LoadProgress) => void; done: (ms: number) => void } {
-  const name = basename(location);
-  const tty = process.stderr.isTTY === true;
-  let shown = -1;
-  if (!tty) process.stderr.write(`loading ${name} ...\n`);
-  return {
-    onProgress: ({ loadedBytes, totalBytes }) => {
-      const pct = totalBytes > 0 ? Math.floor((100 * loadedBytes) / totalBytes) : 0;
-      if (!tty || pct === shown) return;
-      shown = pct;
-      process.stderr.write(`\rloading ${name}: ${String(pct).padStart(3)}% of ${mib(totalBytes)}`);
-    },
-    done: (ms) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}loaded ${name} in ${ms.toFixed(0)} ms\n`),
-  };
-}
-
 function intOption(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -236,7 +219,7 @@ export function parseBenchArgs(argv: string[]): { model: string; settings: Bench
     nGen: intOption('n-gen', v['n-gen'], 128, 0),
     threads: intOption('threads', v.threads, availableParallelism(), 1),
     repetitions: intOption('repetitions', v.repetitions, 5, 1),
-    backend: v.backend ?? process.env.WASM_CHORD_BACKEND ?? 'auto',
+    backend: v.backend ?? envVar('WASM_CHORD_BACKEND') ?? 'auto',
   };
   if (settings.nPrompt === 0 && settings.nGen === 0) throw new WasmChordError('INVALID_ARGUMENT', '-p and -n are both 0: nothing to measure');
   return { model: v.model, settings, json: v.json };
@@ -252,7 +235,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const summary = await summarizeModel(location);
   const runtime = await WasmChord.init({ threads: settings.threads, ...backendOption(settings.backend) });
   try {
-    const progress = loadProgress(location);
+    const progress = loadProgress(location, { announce: true });
     const t0 = performance.now();
     const model = await runtime.loadModel(location, { contextSize: benchContextSize(settings), onProgress: progress.onProgress });
     const loadMs = performance.now() - t0;

@@ -12,6 +12,7 @@ import {
 import { readGGUFHeader } from '../gguf/open-source.js';
 import { typeName } from '../quant/types.js';
 import { CommandOutput } from './terminal.js';
+import { formatBytes } from '../format.js';
 
 /** Arrays longer than this are summarised as { type, length }. */
 const MAX_LISTED_ITEMS = 16;
@@ -98,20 +99,9 @@ function textValue(value: GGUFValue, type: GGUFValueTypeId): string {
   return `[${itemTypeName(arr)}] [${shown.join(', ')}${more}]`;
 }
 
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(2)} ${units[i]}`;
-}
-
 function toText(file: GGUFFile): string {
   const out: string[] = [];
-  out.push(`${file.source.name}: GGUF v${file.version}, ${formatBytes(file.source.size)}, alignment ${file.alignment}, data at byte ${file.dataOffset}`);
+  out.push(`${file.source.name}: GGUF v${file.version}, ${formatBytes(file.source.size, 2)}, alignment ${file.alignment}, data at byte ${file.dataOffset}`);
   out.push('', `metadata (${file.metadata.size} keys):`);
   for (const [key, kv] of file.metadata.entries()) {
     const type = kv.type === GGUFValueType.ARRAY ? 'array' : valueTypeName(kv.type).toLowerCase();
@@ -140,7 +130,7 @@ function toText(file: GGUFFile): string {
     params += t.elementCount;
     bytes += t.byteLength;
   }
-  out.push('', `totals: ${file.tensors.length} tensors, ${params.toLocaleString('en-US')} parameters, ${formatBytes(bytes)} of tensor data`);
-  for (const [type, s] of byType) out.push(`  ${type}: ${s.count} tensors, ${formatBytes(s.bytes)}`);
+  out.push('', `totals: ${file.tensors.length} tensors, ${params.toLocaleString('en-US')} parameters, ${formatBytes(bytes, 2)} of tensor data`);
+  for (const [type, s] of byType) out.push(`  ${type}: ${s.count} tensors, ${formatBytes(s.bytes, 2)}`);
   return `${out.join('\n')}\n`;
 }

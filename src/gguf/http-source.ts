@@ -26,13 +26,13 @@ export interface HttpSourceOptions {
 
 const CONTENT_RANGE = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/;
 
-interface ParsedContentRange {
+export interface ParsedContentRange {
   start?: number;
   end?: number;
   total?: number;
 }
 
-function parseContentRange(value: string | null): ParsedContentRange | undefined {
+export function parseContentRange(value: string | null): ParsedContentRange | undefined {
   const m = value === null ? null : CONTENT_RANGE.exec(value.trim());
   if (!m) return undefined;
   const num = (s: string | undefined) => (s === undefined || s === '*' ? undefined : Number(s));
@@ -70,7 +70,7 @@ export class HttpSource implements ByteSource {
       throw new WasmChordError('INVALID_ARGUMENT', `option requestTimeoutMs must be a positive number of milliseconds (got ${String(timeoutMs)})`);
     }
     const want = options.prefixBytes ?? 64 * 1024;
-    const r = await request(fetchFn, url, headers, 0, want - 1, options.signal, timeoutMs);
+    const r = await request(fetchFn, url, headers, [0, want - 1], options.signal, timeoutMs);
     try {
       const res = r.response;
       if (res.status === 416) {
@@ -107,7 +107,7 @@ export class HttpSource implements ByteSource {
       return;
     }
     const last = offset + target.length - 1;
-    const r = await request(this.#fetch, this.#url, this.#headers, offset, last, signal, this.#timeoutMs);
+    const r = await request(this.#fetch, this.#url, this.#headers, [offset, last], signal, this.#timeoutMs);
     try {
       const res = r.response;
       const wholeFile = res.status === 200 && offset === 0 && target.length === this.size;
@@ -132,11 +132,11 @@ export class HttpSource implements ByteSource {
   }
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_REDIRECTS = 20;
 
 /** Extra headers as given by the caller: an object of strings (names Range may not be set). */
-function checkHeaders(headers: unknown): Record<string, string> {
+export function checkHeaders(headers: unknown): Record<string, string> {
   if (headers === undefined) return {};
   if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
     throw new WasmChordError('INVALID_ARGUMENT', 'option headers must be an object of header names to string values');
@@ -154,7 +154,7 @@ function checkHeaders(headers: unknown): Record<string, string> {
  * One request in flight: its response, and a watchdog that fails it when the server stays
  * silent for `timeoutMs` (no response yet, or no body bytes since the last piece).
  */
-interface Pending {
+export interface Pending {
   readonly response: Response;
   /** The server sent something: restart the watchdog. */
   touch(): void;
@@ -165,16 +165,15 @@ interface Pending {
 }
 
 /**
- * GETs bytes [first, last] of `url`. Redirects are followed here, not by fetch, when the caller
+ * GETs `url`, bytes [first, last] of it when `range` is given. Redirects are followed here, not by fetch, when the caller
  * set headers: they go along only while the redirect stays on the URL's origin (a browser's
  * fetch would forward custom headers to any origin that allows them).
  */
-async function request(
+export async function request(
   fetchFn: typeof fetch,
   url: string,
   headers: Record<string, string>,
-  first: number,
-  last: number,
+  range: readonly [first: number, last: number] | undefined,
   signal: AbortSignal | undefined,
   timeoutMs: number,
 ): Promise<Pending> {
@@ -212,7 +211,7 @@ async function request(
     for (let hop = 0; ; hop++) {
       const sameOrigin = originOf(target) === origin;
       response = await fetchFn(target, {
-        headers: { ...(sameOrigin ? headers : {}), Range: `bytes=${first}-${last}` },
+        headers: { ...(sameOrigin ? headers : {}), ...(range ? { Range: `bytes=${range[0]}-${range[1]}` } : {}) },
         signal: controller.signal,
         redirect: custom ? 'manual' : 'follow',
       });
@@ -258,7 +257,7 @@ function originOf(url: string): string {
   }
 }
 
-function statusError(url: string, res: Response): WasmChordError {
+export function statusError(url: string, res: Response): WasmChordError {
   if (res.status === 200) {
     return new WasmChordError(
       'SOURCE_RANGE_UNSUPPORTED',
@@ -270,20 +269,38 @@ function statusError(url: string, res: Response): WasmChordError {
 
 /** Streams a response body into `target`, which it must fill exactly. */
 async function readBody(pending: Pending, target: Uint8Array, url: string, signal: AbortSignal | undefined): Promise<void> {
+  let filled = 0;
+  await streamBody(pending, url, signal, (value) => {
+    if (filled + value.length > target.length) {
+      throw new WasmChordError('SOURCE_HTTP', `${url}: the server sent more bytes than the range asked for`);
+    }
+    target.set(value, filled);
+    filled += value.length;
+  });
+  if (filled !== target.length) {
+    throw new WasmChordError('SOURCE_HTTP', `${url}: response ended after ${filled} of ${target.length} bytes`);
+  }
+}
+
+/**
+ * Hands each piece of a response body to `onPiece` (awaited) as it arrives; failures become
+ * typed errors (ABORTED, SOURCE_HTTP for a timeout or a cut transfer).
+ */
+export async function streamBody(
+  pending: Pending,
+  url: string,
+  signal: AbortSignal | undefined,
+  onPiece: (bytes: Uint8Array) => void | Promise<void>,
+): Promise<void> {
   const res = pending.response;
   if (!res.body) throw new WasmChordError('SOURCE_HTTP', `${url}: response has no body`);
   const reader = res.body.getReader();
-  let filled = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       pending.touch();
-      if (filled + value.length > target.length) {
-        throw new WasmChordError('SOURCE_HTTP', `${url}: the server sent more bytes than the range asked for`);
-      }
-      target.set(value, filled);
-      filled += value.length;
+      await onPiece(value);
     }
   } catch (err) {
     await reader.cancel().catch(() => {});
@@ -293,8 +310,5 @@ async function readBody(pending: Pending, target: Uint8Array, url: string, signa
     throw new WasmChordError('SOURCE_HTTP', `${url}: transfer failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   } finally {
     reader.releaseLock();
-  }
-  if (filled !== target.length) {
-    throw new WasmChordError('SOURCE_HTTP', `${url}: response ended after ${filled} of ${target.length} bytes`);
   }
 }

@@ -4,3 +4,4 @@ export * from './metadata.js';
 export * from './open-source.js';
 export * from './reader.js';
 export * from './writer.js';
+export * from './split.js';

@@ -1,16 +1,12 @@
 /** Turns whatever a user passes as a model location into a ByteSource. */
 import { WasmChordError } from '../errors.js';
+import { host } from '../platform/host.js';
+import type { FileHandleLike } from '../platform/host-types.js';
 import { BlobSource, checkRange, MemorySource, type ByteSource } from './byte-source.js';
 import { HttpSource, type HttpSourceOptions } from './http-source.js';
 import { readGGUF, type GGUFFile } from './reader.js';
 
-/** A Node.js `fs.promises` FileHandle (only its shape is needed here). */
-export interface FileHandleLike {
-  readonly fd: number;
-  stat(): Promise<{ size: number }>;
-  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  close(): Promise<void>;
-}
+export type { FileHandleLike };
 
 export type ByteSourceInput = string | URL | ArrayBuffer | ArrayBufferView | Blob | FileHandleLike | ByteSource;
 
@@ -27,8 +23,7 @@ function isFileHandle(v: unknown): v is FileHandleLike {
 export async function openByteSource(input: ByteSourceInput, options: OpenSourceOptions = {}): Promise<ByteSource> {
   if (isByteSource(input)) return new CheckedSource(input);
   if (isFileHandle(input)) {
-    const { FileSource } = await import('./file-source.js');
-    return FileSource.fromHandle(input as unknown as import('node:fs/promises').FileHandle);
+    return host.openFileHandle(input);
   }
   if (input instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && input instanceof SharedArrayBuffer)) {
     return new MemorySource(bytesOf(input, 0, undefined));
@@ -38,11 +33,11 @@ export async function openByteSource(input: ByteSourceInput, options: OpenSource
   if (typeof input === 'string' || input instanceof URL) {
     const text = String(input);
     if (/^https?:\/\//i.test(text)) return HttpSource.open(text, options);
-    if (/^file:/i.test(text)) return openFile(await filePathOf(text));
+    if (/^file:/i.test(text)) return host.openFile(await host.filePathOf(text));
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
       throw new WasmChordError('INVALID_ARGUMENT', `unsupported URL scheme in "${text}" (use http, https or file)`);
     }
-    return openFile(text);
+    return host.openFile(text);
   }
   throw new WasmChordError(
     'INVALID_ARGUMENT',
@@ -58,16 +53,6 @@ function bytesOf(buffer: ArrayBufferLike, offset: number, length: number | undef
     throw new WasmChordError('INVALID_ARGUMENT', `the model bytes are not readable (a detached ArrayBuffer, transferred elsewhere?): ${(err as Error).message}`, {
       cause: err,
     });
-  }
-}
-
-/** The local path of a file: URL; anything else (a remote host, bad escapes) is refused. */
-async function filePathOf(url: string): Promise<string> {
-  const { fileURLToPath } = await import('node:url');
-  try {
-    return fileURLToPath(url);
-  } catch (err) {
-    throw new WasmChordError('INVALID_ARGUMENT', `"${url}" is not a usable file URL: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -104,11 +89,6 @@ class CheckedSource implements ByteSource {
   async close(): Promise<void> {
     // The caller's source: they opened it and they close it.
   }
-}
-
-async function openFile(path: string): Promise<ByteSource> {
-  const { FileSource } = await import('./file-source.js');
-  return FileSource.open(path);
 }
 
 /**

@@ -59,7 +59,7 @@ const FACTORIES: readonly BackendFactory[] = [
 ];
 
 /** The weights (as one block, as the CPU backend loads them), one KV cache and a full batch. */
-function cpuMemoryPlan(model: ModelDefinition, session: SessionPlan): CpuMemoryPlan {
+export function cpuMemoryPlan(model: ModelDefinition, session: SessionPlan): CpuMemoryPlan {
   const start = Math.min(...model.tensors.map((t) => t.offset));
   const end = Math.max(...model.tensors.map((t) => t.offset + t.byteLength));
   return {

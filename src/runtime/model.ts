@@ -5,41 +5,20 @@
  * `createSession` adds independent contexts over the same weights.
  */
 import { WasmChordError } from '../errors.js';
-import type { Backend, KVCacheType } from '../backends/backend.js';
+import type { Backend } from '../backends/backend.js';
 import type { GenerationStep } from '../engine/generate.js';
 import { checkContextShift, type ContextShift } from '../engine/generate.js';
 import { Session } from '../engine/session.js';
 import type { ModelDefinition } from '../model/model.js';
 import type { DecodeOptions, Tokenizer } from '../tokenizer/index.js';
-import { buildChatPrompt } from '../chat/index.js';
 import type { GGUFMetadata } from '../gguf/metadata.js';
-import { checkBoolean, checkKnownKeys, checkString, optionalNumber } from '../validate.js';
-import { INFER_OPTION_KEYS, ModelSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
+import { checkKnownKeys, optionalNumber } from '../validate.js';
+import { LocalSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
+import { SESSION_KEYS, type CreateSessionOptions, type Model, type ModelInfo, type ModelSession } from './api.js';
+import { ModelText } from './model-text.js';
 
-export { ModelSession, type GenerationResult, type InferOptions, type Prompt } from './session.js';
-
-export interface ModelInfo {
-  architecture: string;
-  name: string | undefined;
-  vocabSize: number;
-  /** The default session's context size. */
-  contextSize: number;
-  trainedContextSize: number;
-  backend: string;
-  /** Why this backend was chosen (what was asked, what was passed over). */
-  backendReason: string;
-}
-
-export interface CreateSessionOptions {
-  /** Tokens the session's context holds. Default: the model's (loadModel's contextSize). */
-  contextSize?: number;
-  /** KV cache element type. Default: the model's (loadModel's kvType). */
-  kvType?: KVCacheType;
-  /** Context shift for this session's generations (each call's option overrides it). Default off. */
-  contextShift?: ContextShift;
-}
-
-const SESSION_KEYS = ['contextSize', 'kvType', 'contextShift'] as const;
+export type { CreateSessionOptions, Model, ModelInfo, ModelSession } from './api.js';
+export type { GenerationResult, InferOptions, Prompt } from './session.js';
 
 export interface ModelParts {
   metadata: GGUFMetadata;
@@ -53,23 +32,24 @@ export interface ModelParts {
   onDispose: () => void;
 }
 
-export class Model {
+/** A model loaded in this thread (see api.ts for the interface). */
+export class LocalModel implements Model {
   readonly info: ModelInfo;
   readonly tokenizer: Tokenizer;
-  readonly #metadata: GGUFMetadata;
+  readonly #text: ModelText;
   readonly #definition: ModelDefinition;
   readonly #template: Session;
   // Dropped at dispose, so that a disposed model that its caller still holds does not keep the
   // backend (and its memory) alive.
   #backend: Backend | undefined;
   #onDispose: (() => void) | undefined;
-  readonly #sessions = new Set<ModelSession>();
-  readonly #default: ModelSession;
+  readonly #sessions = new Set<LocalSession>();
+  readonly #default: LocalSession;
   #disposed = false;
 
   constructor(parts: ModelParts) {
     this.tokenizer = parts.tokenizer;
-    this.#metadata = parts.metadata;
+    this.#text = new ModelText(parts.metadata, parts.tokenizer);
     this.#definition = parts.definition;
     this.#template = parts.session;
     this.#backend = parts.backend;
@@ -83,47 +63,24 @@ export class Model {
       trainedContextSize: parts.definition.contextLength,
       backend: `${parts.backend.kind} (${parts.backend.description})`,
       backendReason: parts.backendReason,
+      engine: 'in-process',
     };
   }
 
+  get metadata(): GGUFMetadata {
+    return this.#text.metadata;
+  }
+
   tokenize(text: string, options: { addSpecial?: boolean; parseSpecial?: boolean } = {}): number[] {
-    checkKnownKeys('tokenize', options, ['addSpecial', 'parseSpecial']);
-    checkBoolean('addSpecial', options.addSpecial);
-    checkBoolean('parseSpecial', options.parseSpecial);
-    return this.tokenizer.encode(text, options);
+    return this.#text.tokenize(text, options);
   }
 
   detokenize(tokens: readonly number[], options: DecodeOptions = {}): string {
-    checkKnownKeys('detokenize', options, ['skipSpecial', 'stripLeadingSpace', 'cleanSpaces']);
-    for (const key of ['skipSpecial', 'stripLeadingSpace', 'cleanSpaces'] as const) checkBoolean(key, options[key]);
-    return this.tokenizer.decode(tokens, options);
+    return this.#text.detokenize(tokens, options);
   }
 
-  /**
-   * The token ids a prompt becomes (chat messages through the model's chat template). Special-
-   * token text in a string prompt, or in the messages, stays text unless `parseSpecial` is true;
-   * the chat template's own special tokens are always parsed.
-   */
   promptTokens(prompt: Prompt, options: InferOptions = {}): number[] {
-    checkKnownKeys('prompt', options, [...INFER_OPTION_KEYS]);
-    checkBoolean('parseSpecial', options.parseSpecial);
-    checkBoolean('addSpecial', options.addSpecial);
-    checkString('chatTemplate', options.chatTemplate);
-    if (options.tools !== undefined && !Array.isArray(options.tools)) {
-      throw new WasmChordError('INVALID_ARGUMENT', 'option tools must be an array');
-    }
-    if (typeof prompt === 'string') {
-      return this.tokenize(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? false });
-    }
-    if (!Array.isArray(prompt)) {
-      throw new WasmChordError('INVALID_ARGUMENT', 'the prompt must be a string or an array of chat messages');
-    }
-    return buildChatPrompt(this.#metadata, this.tokenizer, {
-      messages: prompt,
-      template: options.chatTemplate,
-      tools: options.tools,
-      parseSpecial: options.parseSpecial ?? false,
-    }).ids;
+    return this.#text.promptTokens(prompt, options);
   }
 
   /**
@@ -213,13 +170,13 @@ export class Model {
     }
   }
 
-  #adopt(session: Session, contextShift: ContextShift | undefined): ModelSession {
+  #adopt(session: Session, contextShift: ContextShift | undefined): LocalSession {
     const host = {
       tokenizer: this.tokenizer,
       promptTokens: (prompt: Prompt, options: InferOptions) => this.promptTokens(prompt, options),
       checkAlive: () => this.#checkAlive(),
     };
-    const s = new ModelSession(host, session, contextShift, () => this.#sessions.delete(s));
+    const s = new LocalSession(host, session, contextShift, () => this.#sessions.delete(s));
     this.#sessions.add(s);
     return s;
   }

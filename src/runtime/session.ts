@@ -18,6 +18,7 @@ import { decodeSessionState, encodeSessionState, type StateLayout } from '../eng
 import type { ChatMessage } from '../chat/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { checkBoolean, checkKnownKeys, checkSignal, describe } from '../validate.js';
+import type { ModelSession } from './api.js';
 
 export interface InferOptions extends GenerateOptions {
   /**
@@ -68,7 +69,8 @@ export interface SessionHost {
   checkAlive(): void;
 }
 
-export class ModelSession {
+/** A session in this thread (see api.ts for the interface). */
+export class LocalSession implements ModelSession {
   readonly #host: SessionHost;
   readonly #session: Session;
   readonly #contextShift: ContextShift | undefined;

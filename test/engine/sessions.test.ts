@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Model, WasmChord, argmax, isWasmChordError, type ModelSession } from '../../src/index.js';
+import { WasmChord, argmax, isWasmChordError, type Model, type ModelSession } from '../../src/index.js';
 import type {
   Backend,
   CompiledGraph,

@@ -135,6 +135,7 @@ describe('the API loses neither control nor data', () => {
     // Six loads of a ~34 MB model, dropped: before, all six stayed resident (+375 MB here).
     const r = child('dropped');
     t.diagnostic(JSON.stringify(r));
+    assert.equal(r.collected, 6, 'every dropped model is garbage-collected');
     assert.ok(r.after - r.base < 2 * r.modelMb, `resident memory grew by ${(r.after - r.base).toFixed(0)} MB`);
   });
 

@@ -16,11 +16,12 @@ export interface CliResult {
  */
 export const CLI_ENV: NodeJS.ProcessEnv = { WASM_CHORD_BACKEND: 'cpu', ...process.env };
 
-export function runCli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+/** `input`: what the child reads on stdin (else an empty stdin); `env`: variables added to CLI_ENV. */
+export function runCli(args: string[], options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: CLI_ENV,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...CLI_ENV, ...options.env },
       timeout: options.timeoutMs ?? 60_000,
     });
     let stdout = '';
@@ -28,6 +29,8 @@ export function runCli(args: string[], options: { timeoutMs?: number } = {}): Pr
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
+    child.stdin.on('error', () => {}); // a child that exits without reading its input
+    child.stdin.end(options.input);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -12,7 +12,9 @@ import type { GGUFFile, GGUFTensorInfo } from '../../gguf/reader.js';
 import { concatBytes, throwIfAborted } from '../../gguf/byte-source.js';
 import { GGMLType, typeName, type GGMLTypeId } from '../../quant/types.js';
 import {
+  kvCacheBytes,
   kvElementBytes,
+  kvLayerBytes,
   type Backend,
   type BackendCapabilities,
   type CompiledGraph,
@@ -40,7 +42,8 @@ import {
 } from './kernel-module.js';
 import { InThreadExecutor, SPLIT_WORK, type PlanExecutor, type RunParams } from './plan-runner.js';
 import { planGraph, type Plan } from './planner.js';
-import { availableCores, threadsUnavailable } from './pool/host.js';
+import { host } from '../../platform/host.js';
+import { threadsUnavailable } from './pool/host.js';
 import { WorkerPool } from './pool/pool.js';
 
 export interface CpuBackendOptions {
@@ -68,6 +71,17 @@ export interface CpuMemoryPlan {
   readonly kv: KVCacheSpec;
   /** The largest step (a full prompt batch), whose scratch is planned to size the memory. */
   readonly batch: Graph;
+}
+
+/** What a CPU backend's memory will hold, in bytes: the size it is created at. */
+export interface CpuMemoryParts {
+  /** The kernels' static data (below `heap_base()`). */
+  readonly kernels: number;
+  readonly weights: number;
+  readonly kv: number;
+  /** The largest step's activations, each thread's attention scratch, the GELU table, alignment. */
+  readonly scratch: number;
+  readonly total: number;
 }
 
 /** The most worker threads one backend starts. */
@@ -153,13 +167,13 @@ export class CpuBackend implements Backend {
   }
 
   static async create(options: CpuBackendOptions = {}): Promise<CpuBackend> {
-    const threads = options.threads === undefined ? Math.min(MAX_THREADS, await availableCores()) : checkNumber('threads', options.threads, { min: 1, max: MAX_THREADS, integer: true });
+    const threads = await threadCount(options.threads);
     const splitWork = options.splitWork === undefined ? SPLIT_WORK : checkNumber('splitWork', options.splitWork, { min: 0 });
     const { variant, module } = await selectKernels(options.kernels);
     let why = threadsUnavailable();
     if (why === undefined) {
       const shared = await sharedKernels(variant);
-      const memory = createMemory(options.memory ? await plannedBytes(module, options.memory, threads) : 0, true);
+      const memory = createMemory(options.memory ? checkFits(await memoryParts(module, options.memory, threads)) : 0, true);
       const k = await instantiateKernels(shared, memory);
       const arena = new WasmArena(memory, k.heap_base());
       try {
@@ -172,7 +186,7 @@ export class CpuBackend implements Backend {
         return new CpuBackend(variant, k, arena, new InThreadExecutor(k, memory), inThread(why), splitWork);
       }
     }
-    const memory = createMemory(options.memory ? await plannedBytes(module, options.memory, 1) : 0, false);
+    const memory = createMemory(options.memory ? checkFits(await memoryParts(module, options.memory, 1)) : 0, false);
     const k = await instantiateKernels(module, memory);
     return new CpuBackend(variant, k, new WasmArena(memory, k.heap_base()), new InThreadExecutor(k, memory), inThread(why), splitWork);
   }
@@ -238,7 +252,7 @@ export class CpuBackend implements Backend {
     const values: number[] = [];
     try {
       for (const layer of spec.layers) {
-        const bytes = spec.contextSize * layer.nKvHead * layer.headDim * kvElementBytes(spec.type);
+        const bytes = kvLayerBytes(spec, layer);
         keys.push(this.#arena.alloc(bytes, 'the KV cache'));
         values.push(this.#arena.alloc(bytes, 'the KV cache'));
       }
@@ -453,6 +467,11 @@ export class CpuBackend implements Backend {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'the CPU backend was disposed');
   }
 
+  /** The Wasm memory's size now (what the process has reserved for this model). */
+  get memoryBytes(): number {
+    return this.#arena.memory.buffer.byteLength;
+  }
+
   async dispose(): Promise<void> {
     this.#disposed = true;
     await this.#executor.dispose();
@@ -473,16 +492,42 @@ function createMemory(bytes: number, shared: boolean): WebAssembly.Memory {
   }
 }
 
+/** Worker threads: the option, or the cores available. */
+async function threadCount(threads: number | undefined): Promise<number> {
+  return threads === undefined ? Math.min(MAX_THREADS, await host.availableCores()) : checkNumber('threads', threads, { min: 1, max: MAX_THREADS, integer: true });
+}
+
+/**
+ * The memory a CPU backend created with these options starts with, part by part: what
+ * `CpuBackend.create` allocates (the same function), for planning before anything is loaded.
+ */
+export async function cpuMemoryParts(plan: CpuMemoryPlan, options: Pick<CpuBackendOptions, 'kernels' | 'threads'> = {}): Promise<CpuMemoryParts> {
+  const { module } = await selectKernels(options.kernels);
+  return memoryParts(module, plan, threadsUnavailable() === undefined ? await threadCount(options.threads) : 1);
+}
+
+/** The most one CPU backend's memory holds: wasm32's 4 GiB (no sharding across memories yet). */
+export const CPU_MEMORY_LIMIT = WASM32_BYTES;
+
+/** The planned total, or OUT_OF_MEMORY naming the sizes when one Wasm memory cannot hold it. */
+function checkFits(parts: CpuMemoryParts): number {
+  if (parts.total <= CPU_MEMORY_LIMIT) return parts.total;
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+  throw new WasmChordError(
+    'OUT_OF_MEMORY',
+    `the model needs ${gib(parts.total)} of Wasm memory (weights ${gib(parts.weights)}, KV cache ${gib(parts.kv)}, scratch ${gib(parts.scratch)}); one CPU backend is limited to 4 GiB (wasm32)`,
+  );
+}
+
 /**
  * The bytes a model will occupy: the kernels' statics, the weights, one KV cache, the scratch
  * of its largest step and each lane's attention scratch (sizes from a probe instance of the
  * kernels, so that nothing here repeats their formulas). A graph with weights the kernels cannot
  * compute is not planned: the registry refuses that model, with the reason, once created.
  */
-async function plannedBytes(module: WebAssembly.Module, plan: CpuMemoryPlan, lanes: number): Promise<number> {
+async function memoryParts(module: WebAssembly.Module, plan: CpuMemoryPlan, lanes: number): Promise<CpuMemoryParts> {
   const probe = await instantiateKernels(module, new WebAssembly.Memory({ initial: UNPLANNED_PAGES }));
   const { kv } = plan;
-  const kvBytes = kv.layers.reduce((n, l) => n + 2 * kv.contextSize * l.nKvHead * l.headDim * kvElementBytes(kv.type), 0);
   let step = 0;
   try {
     const steps = planGraph(plan.batch, { weightPtr: () => 0, geluTable: () => 0, kvType: kv.type });
@@ -490,5 +535,6 @@ async function plannedBytes(module: WebAssembly.Module, plan: CpuMemoryPlan, lan
   } catch (err) {
     if (!isWasmChordError(err, 'UNSUPPORTED_TENSOR_TYPE')) throw err;
   }
-  return probe.heap_base() + plan.weightBytes + kvBytes + step + GELU_TABLE_BYTES + PLAN_SLACK;
+  const parts = { kernels: probe.heap_base(), weights: plan.weightBytes, kv: kvCacheBytes(kv), scratch: step + GELU_TABLE_BYTES + PLAN_SLACK };
+  return { ...parts, total: parts.kernels + parts.weights + parts.kv + parts.scratch };
 }

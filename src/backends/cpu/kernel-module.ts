@@ -1,13 +1,14 @@
 /**
  * Loads the compiled AssemblyScript kernels. Two builds ship: `baseline` (SIMD128) and
  * `relaxed` (SIMD128 + relaxed SIMD); the best one this engine validates is chosen.
- * The .wasm files sit next to this module, so bundlers that understand
- * `new URL(..., import.meta.url)` pick them up.
+ * The .wasm files are found through assets.ts.
  *
  * Each build also runs over a shared memory (worker threads): `sharedKernels` derives that form
  * from the same bytes instead of shipping a second file per build (see withSharedMemory).
  */
 import { WasmChordError } from '../../errors.js';
+import { host } from '../../platform/host.js';
+import { kernelUrl } from './assets.js';
 import type { OpKernelExports } from './op-kernels.js';
 import type { QuantKernelExports } from './quant-kernels.js';
 
@@ -19,40 +20,17 @@ export interface KernelExports extends OpKernelExports, QuantKernelExports {
   heap_base(): number;
 }
 
-function variantUrl(variant: KernelVariant): URL {
-  return new URL(`./wasm/kernels-${variant}.wasm`, import.meta.url);
-}
-
 async function readVariant(variant: KernelVariant): Promise<Uint8Array<ArrayBuffer>> {
-  const url = variantUrl(variant);
+  const url = kernelUrl(variant);
   try {
-    if (url.protocol === 'file:' && typeof process !== 'undefined' && process.versions?.node) {
-      const [{ readFile }, { fileURLToPath }] = await Promise.all([import('node:fs/promises'), import('node:url')]);
-      return new Uint8Array(await readFile(fileURLToPath(url)));
-    }
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    return new Uint8Array(await res.arrayBuffer());
+    return await host.readAsset(url);
   } catch (err) {
-    throw new WasmChordError('SOURCE_IO', `cannot load the ${variant} CPU kernels from ${url}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new WasmChordError('SOURCE_IO', `cannot load the ${variant} CPU kernels: ${(err as Error).message}`, { cause: err });
   }
 }
 
 const compiled = new Map<KernelVariant, Promise<WebAssembly.Module | undefined>>();
 const compiledShared = new Map<KernelVariant, Promise<WebAssembly.Module>>();
-
-/**
- * Node 20 (V8 11.3) implements relaxed SIMD behind --experimental-wasm-relaxed-simd; V8 reads the
- * flag when a module is validated, so setting it at run time enables the relaxed build without
- * the user passing a flag. Whether its results are right is checked separately (relaxedAgrees).
- */
-async function enableRelaxedSimdInNode(): Promise<void> {
-  if (typeof process === 'undefined' || !process.versions?.node || Number(process.versions.node.split('.')[0]) >= 22) return;
-  const v8 = await import('node:v8');
-  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-}
 
 /**
  * Compiles one kernel build; resolves to undefined when this engine cannot run it (relaxed SIMD
@@ -62,7 +40,7 @@ export function compileKernels(variant: KernelVariant): Promise<WebAssembly.Modu
   let p = compiled.get(variant);
   if (!p) {
     p = readVariant(variant).then(async (bytes) => {
-      if (!WebAssembly.validate(bytes) && variant === 'relaxed') await enableRelaxedSimdInNode();
+      if (!WebAssembly.validate(bytes) && variant === 'relaxed') await host.enableRelaxedSimd();
       return WebAssembly.validate(bytes) ? WebAssembly.compile(bytes) : undefined;
     });
     compiled.set(variant, p);

@@ -14,6 +14,7 @@ import { throwIfAborted } from '../../gguf/byte-source.js';
 import { GGMLType, rowByteSize, typeName, type GGMLTypeId } from '../../quant/types.js';
 import {
   kvElementBytes,
+  kvLayerBytes,
   type Backend,
   type BackendCapabilities,
   type CompiledGraph,
@@ -373,7 +374,7 @@ export class WebGPUBackend implements Backend {
     const keys: GPUBuffer[] = [];
     const values: GPUBuffer[] = [];
     for (const layer of spec.layers) {
-      const bytes = layer.nKvHead * spec.contextSize * layer.headDim * kvElementBytes(spec.type);
+      const bytes = kvLayerBytes(spec, layer);
       if (bytes > this.#maxBinding) throw new WasmChordError('OUT_OF_MEMORY', `a KV cache layer of ${bytes} bytes exceeds one GPU binding (${this.#maxBinding})`);
       const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
       keys.push(this.#buffer(bytes, usage));

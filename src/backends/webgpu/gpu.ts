@@ -1,10 +1,12 @@
 /**
  * Finding a WebGPU device (DESIGN principle 6: detect, never assume). Browsers and Deno have
- * `navigator.gpu`; Node has none, so there the optional npm package `webgpu` (Dawn) provides it.
+ * `navigator.gpu`; Node has none, so there the optional npm package `webgpu` (Dawn) provides it
+ * (src/platform: host.webgpu).
  * One device is shared by every WebGPU backend of the process (creating one costs tens of
  * milliseconds and drivers cap how many live at once); each backend owns only its buffers.
  */
 import { WasmChordError } from '../../errors.js';
+import { host } from '../../platform/host.js';
 
 /** What the backend learned about the adapter, for model.info and for choosing kernel paths. */
 export interface GpuInfo {
@@ -51,26 +53,8 @@ export async function acquireGpu(): Promise<GpuContext | string> {
   return shared;
 }
 
-async function findGpu(): Promise<{ gpu: GPU; implementation: string } | string> {
-  const host = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  if (host) return { gpu: host, implementation: 'navigator.gpu' };
-  if (typeof process === 'undefined' || !process.versions?.node) return 'this JavaScript host has no WebGPU (navigator.gpu is missing)';
-  // The package name is a variable so that browser bundlers leave this import alone.
-  const name = 'webgpu';
-  try {
-    const dawn = (await import(/* @vite-ignore */ name)) as { create(flags: string[]): GPU; globals: object };
-    // Dawn's constants (GPUBufferUsage, GPUMapMode, ...) are globals in browsers; provide them.
-    for (const [key, value] of Object.entries(dawn.globals)) {
-      if (!(key in globalThis)) Object.defineProperty(globalThis, key, { value, configurable: true, writable: true });
-    }
-    return { gpu: dawn.create([]), implementation: 'npm webgpu (Dawn)' };
-  } catch (err) {
-    return `Node has no WebGPU without the optional package "webgpu" (npm install webgpu): ${(err as Error).message}`;
-  }
-}
-
 async function createContext(): Promise<GpuContext | string> {
-  const found = await findGpu();
+  const found = await host.webgpu();
   if (typeof found === 'string') return found;
   let adapter: GPUAdapter | null;
   try {

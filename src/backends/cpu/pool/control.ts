@@ -80,8 +80,10 @@ export class Control {
   fail(message: string): void {
     const i32 = this.#i32;
     if (Atomics.compareExchange(i32, STATE, RUNNING, FAILED) === RUNNING) {
-      const { written } = new TextEncoder().encodeInto(message, this.#bytes);
-      Atomics.store(i32, ERROR_LENGTH, written);
+      // Browsers refuse encodeInto on a view of shared memory: encode, then copy.
+      const encoded = new TextEncoder().encode(message).subarray(0, this.#bytes.length);
+      this.#bytes.set(encoded);
+      Atomics.store(i32, ERROR_LENGTH, encoded.length);
     }
     Atomics.add(i32, GENERATION, 1);
     Atomics.notify(i32, GENERATION);

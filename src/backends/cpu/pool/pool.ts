@@ -10,7 +10,7 @@ import { WasmChordError } from '../../../errors.js';
 import { PlanRunner, type PlanExecutor, type RunParams } from '../plan-runner.js';
 import type { Plan } from '../planner.js';
 import { Control, createControlBlock } from './control.js';
-import { spawnWorker, type WorkerHandle, type WorkerReply } from './host.js';
+import { spawnCpuWorker, type WorkerHandle, type WorkerReply } from './host.js';
 import type { WorkerRequest } from './worker.js';
 
 interface Pending {
@@ -51,7 +51,7 @@ export class WorkerPool implements PlanExecutor {
           else pool!.#pending?.resolve();
         };
         const lost = (error: Error) => (pool ? pool.#lose(error) : started.reject(error));
-        return spawnWorker({ message, lost }).then((w) => {
+        return spawnCpuWorker({ message, lost }).then((w) => {
           w.post({ kind: 'init', module, memory, control: buffer, lane, lanes } satisfies WorkerRequest);
           return w;
         });

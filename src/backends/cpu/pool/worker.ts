@@ -10,6 +10,7 @@ import { PlanRunner, SOLO, type Lane, type RunParams } from '../plan-runner.js';
 import type { Plan } from '../planner.js';
 import { BAIL, Control } from './control.js';
 import type { WorkerReply } from './host.js';
+import { host } from '../../../platform/host.js';
 
 /** A message from the pool to a worker. */
 export type WorkerRequest =
@@ -25,21 +26,7 @@ export type WorkerRequest =
   /** `lanes`: the pool's lane count, or 1 for a run that lane 0 (alone) does. */
   | { readonly kind: 'run'; readonly params: RunParams; readonly lanes: number };
 
-interface Port {
-  post(reply: WorkerReply): void;
-  listen(handler: (request: WorkerRequest) => void): void;
-}
-
-async function parentPort(): Promise<Port> {
-  if (typeof process !== 'undefined' && typeof process.versions?.node === 'string') {
-    const port = (await import('node:worker_threads')).parentPort!;
-    return { post: (r) => port.postMessage(r), listen: (h) => port.on('message', h) };
-  }
-  const scope = globalThis as unknown as { postMessage(m: unknown): void; onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null };
-  return { post: (r) => scope.postMessage(r), listen: (h) => (scope.onmessage = (e) => h(e.data)) };
-}
-
-const port = await parentPort();
+const port = await host.workerPort<WorkerRequest, WorkerReply>();
 /** This worker's lane and kernels, once initialised. */
 let worker: { control: Control; lane: Lane; memory: WebAssembly.Memory; kernels: KernelExports } | undefined;
 const runners = new Map<number, PlanRunner>();

@@ -1,0 +1,127 @@
+/**
+ * The engine in a worker (WasmChord.init({ worker: true })), in Node: the same API as the
+ * in-process engine and the same results, streams pulled step by step, aborts as messages,
+ * errors with their codes. The browser runs the same client and server (test/browser).
+ *
+ * Node's workers cannot run TypeScript sources, so this runs the compiled package (dist/, built
+ * by the test command).
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type * as Api from '../../src/index.js';
+import { SHARED } from '../helpers/shared.js';
+
+const DIST = new URL('../../dist/index.js', import.meta.url).href;
+const MODEL = join(SHARED, 'models/stories260K.gguf');
+const PROMPT = 'Once upon a time';
+
+describe('engine in a worker (Node)', () => {
+  let lib: typeof Api;
+  let local: Api.WasmChord;
+  let remote: Api.WasmChord;
+  let localModel: Api.Model;
+  let model: Api.Model;
+
+  before(async () => {
+    lib = (await import(DIST)) as typeof Api;
+    local = await lib.WasmChord.init({ worker: false, backend: 'cpu' });
+    remote = await lib.WasmChord.init({ worker: true, backend: 'cpu' });
+    localModel = await local.loadModel(MODEL);
+    model = await remote.loadModel(MODEL);
+  });
+  after(async () => {
+    await remote?.dispose();
+    await local?.dispose();
+  });
+
+  it('reports where it runs', () => {
+    assert.equal(model.info.engine, 'worker');
+    assert.equal(localModel.info.engine, 'in-process');
+    assert.deepEqual({ ...model.info, engine: 'in-process' }, localModel.info);
+  });
+
+  it('generates what the in-process engine generates, and streams the same steps', async () => {
+    const options = { temperature: 0.8, seed: 7, maxTokens: 40 };
+    const expected = await localModel.generate(PROMPT, options);
+    const got = await model.generate(PROMPT, options);
+    assert.deepEqual(got.tokens, expected.tokens);
+    assert.equal(got.text, expected.text);
+    assert.equal(got.stopReason, expected.stopReason);
+    const steps: Api.GenerationStep[] = [];
+    for await (const step of model.generateStream(PROMPT, options)) steps.push(step);
+    assert.deepEqual(steps.map((s) => s.token).filter((t) => t !== undefined), expected.tokens);
+    let text = '';
+    for await (const piece of model.inferStream(PROMPT, options)) text += piece;
+    assert.equal(text, expected.text);
+    assert.deepEqual(model.contextTokens, localModel.contextTokens);
+  });
+
+  it('tokenizes and applies the chat template on the calling side, as the engine does', async () => {
+    const messages = [{ role: 'user', content: 'Hello there' }];
+    assert.deepEqual(model.tokenize('Hello world'), localModel.tokenize('Hello world'));
+    assert.deepEqual(model.promptTokens(messages), localModel.promptTokens(messages));
+    const reply = await model.generate(messages, { temperature: 0, maxTokens: 8 });
+    assert.deepEqual(reply.promptTokens, localModel.promptTokens(messages));
+  });
+
+  it('evaluates to the same logits, and moves state between engines', async () => {
+    await model.resetContext();
+    await localModel.resetContext();
+    const tokens = model.tokenize(PROMPT);
+    assert.deepEqual(await model.evaluate(tokens), await localModel.evaluate(tokens));
+    const state = await model.saveState();
+    const session = await localModel.createSession();
+    await session.loadState(state);
+    assert.deepEqual(session.contextTokens, model.contextTokens);
+    await session.dispose();
+  });
+
+  it('runs sessions side by side, each as it would alone', async () => {
+    const [a, b] = await Promise.all([model.createSession({ contextSize: 256 }), model.createSession()]);
+    assert.equal(a.contextSize, 256);
+    const [ra, rb] = await Promise.all([a.generate(PROMPT, { temperature: 0, maxTokens: 16 }), b.generate('One day', { temperature: 0, maxTokens: 16 })]);
+    assert.deepEqual(ra.tokens, (await localModel.generate(PROMPT, { temperature: 0, maxTokens: 16 })).tokens);
+    assert.deepEqual(rb.tokens, (await localModel.generate('One day', { temperature: 0, maxTokens: 16 })).tokens);
+    await a.dispose();
+    await assert.rejects(a.generate(PROMPT), (e) => lib.isWasmChordError(e, 'DISPOSED'));
+    await b.dispose();
+  });
+
+  it('stops a generation and a stream on abort; the model stays usable', async () => {
+    const controller = new AbortController();
+    const long = model.generate(PROMPT, { maxTokens: 100_000, ignoreEos: true, contextShift: true, signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    await assert.rejects(long, (e) => lib.isWasmChordError(e, 'ABORTED'));
+    const streamController = new AbortController();
+    let steps = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of model.inferStream(PROMPT, { maxTokens: 100_000, ignoreEos: true, contextShift: true, signal: streamController.signal })) {
+          if (++steps === 5) streamController.abort();
+        }
+      })(),
+      (e) => lib.isWasmChordError(e, 'ABORTED'),
+    );
+    assert.equal(steps, 5);
+    // Leaving a stream early releases the session too.
+    for await (const _ of model.inferStream(PROMPT, { maxTokens: 50 })) break;
+    assert.equal((await model.generate(PROMPT, { temperature: 0, maxTokens: 4 })).tokens.length, 4);
+  });
+
+  it('brings errors back with their codes, and refuses what cannot cross', async () => {
+    await assert.rejects(model.generate(PROMPT, { maxTokens: -1 }), (e) => lib.isWasmChordError(e, 'INVALID_ARGUMENT'));
+    await assert.rejects(remote.loadModel(join(SHARED, 'models/missing.gguf')), (e) => lib.isWasmChordError(e, 'SOURCE_IO'));
+    await assert.rejects(model.generate(PROMPT, { sampler: () => 0 }), (e) => lib.isWasmChordError(e, 'INVALID_ARGUMENT') && /worker: false/.test(e.message));
+  });
+
+  it('forwards load progress, and a disposed runtime refuses work', async () => {
+    const seen: number[] = [];
+    const runtime = await lib.WasmChord.init({ worker: true, backend: 'cpu' });
+    const m = await runtime.loadModel(MODEL, { onProgress: (p) => seen.push(p.loadedBytes / p.totalBytes) });
+    assert.ok(seen.length > 0 && seen.at(-1) === 1, `progress ${seen.join(', ')}`);
+    await runtime.dispose();
+    await assert.rejects(m.generate(PROMPT), (e) => lib.isWasmChordError(e, 'DISPOSED'));
+    await assert.rejects(runtime.loadModel(MODEL), (e) => lib.isWasmChordError(e, 'DISPOSED'));
+  });
+});
