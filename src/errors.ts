@@ -37,6 +37,9 @@ export const ERROR_CODES = [
   'TOKENIZER_UNSUPPORTED', // a tokenizer model or pre-tokenizer we do not implement
   'TOKENIZER_INPUT', // text the vocabulary cannot represent, or a token id out of range
   'CHAT_TEMPLATE', // a chat template that does not parse or render
+  // constrained sampling
+  'GRAMMAR_INVALID', // a GBNF grammar that does not parse, names an undefined rule or is left-recursive
+  'SCHEMA_UNSUPPORTED', // a JSON Schema keyword or form that grammar conversion does not support
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -7,6 +7,12 @@ export type { CreateSessionOptions, Model, ModelContext, ModelInfo, ModelSession
 export type { GenerationResult, InferOptions, Prompt } from './runtime/session.js';
 export type { ContextShift, GenerateOptions, GenerationStep, SamplerFunction, StopReason } from './engine/generate.js';
 export { Sampler, argmax, type SamplingOptions } from './engine/sampler.js';
+export {
+  parseGrammar, GrammarMatcher, grammarAccepts, jsonSchemaToGrammar, jsonObjectGrammar, type CompiledGrammar, type JsonSchemaGrammarOptions,
+} from './engine/grammar/index.js';
+export { openaiApi, type ContextLease, type ContextProvider, type OpenAIApi, type OpenAIApiOptions, type RequestOptions } from './server/openai-api.js';
+export type * from './server/openai-types.js';
+export { SessionPool } from './server/session-pool.js';
 export { WasmChordError, isWasmChordError, ERROR_CODES, type ErrorCode } from './errors.js';
 export * from './gguf/index.js';
 export { GGMLType, GGML_TYPES, typeInfo, typeByName, typeName, type GGMLTypeId, type GGMLTypeInfo } from './quant/types.js';

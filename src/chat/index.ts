@@ -8,3 +8,4 @@
  */
 export { DEFAULT_TEMPLATE_LIMITS, renderChatTemplate, type ChatMessage, type ChatTemplateOptions, type TemplateLimits } from './template.js';
 export { CHATML_TEMPLATE, buildChatPrompt, modelChatTemplate, type ChatPrompt, type ChatPromptOptions } from './model-chat.js';
+export { parseToolCalls, plainContentPrefix, toolCallFrame, toolCallOpener, toolCallSyntax, type ParsedReply, type ParsedToolCall, type ToolCallSyntax } from './tool-calls.js';

@@ -48,6 +48,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'plan -m <model> [--ctx N] [--kv f16|f32] [--backend cpu|webgpu] [--json]   will it run here? memory planned from the header alone',
     load: async () => (await import('./plan.js')).planCommand,
   },
+  serve: {
+    summary: 'serve -m <model> [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--parallel N]   OpenAI-compatible server (/v1/chat/completions, /v1/completions, /v1/models)',
+    load: async () => (await import('./serve.js')).serveCommand,
+  },
   compare: { summary: 'compare -m <model> -p <prompt> [--backends cpu,reference] [--json]   name the first node where two backends diverge', load: async () => (await import('./compare.js')).compareCommand },
 };
 

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { WasmChordError } from '../errors.js';
+import { integerOption } from './integer-option.js';
 import { planModel, type MemoryPlan, type PlanBackend } from '../runtime/plan.js';
 import type { KVCacheType } from '../backends/backend.js';
 import { CommandOutput } from './terminal.js';
@@ -42,9 +43,9 @@ export async function planCommand(argv: string[]): Promise<number> {
   }
   if (!v.model) throw new WasmChordError('INVALID_ARGUMENT', `give a model with -m\n${USAGE}`);
   const plan = await planModel(v.model, {
-    contextSize: integer('--ctx', v.ctx),
-    batchSize: integer('--batch', v.batch),
-    threads: integer('--threads', v.threads),
+    contextSize: integerOption('--ctx', v.ctx),
+    batchSize: integerOption('--batch', v.batch),
+    threads: integerOption('--threads', v.threads),
     kvType: v.kv as KVCacheType | undefined,
     backend: v.backend as PlanBackend | undefined,
     cacheDir: v['cache-dir'],
@@ -53,13 +54,6 @@ export async function planCommand(argv: string[]): Promise<number> {
   out.write(v.json ? `${JSON.stringify(toJson(plan))}\n` : toText(plan));
   await out.end();
   return plan.fits ? 0 : 1;
-}
-
-/** A whole number option; the API checks its range and names the option. */
-function integer(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new WasmChordError('INVALID_ARGUMENT', `${flag} ${value}: expected a whole number`);
-  return Number(value);
 }
 
 function toJson(p: MemoryPlan) {
@@ -74,6 +68,7 @@ function toJson(p: MemoryPlan) {
     kv_bytes: p.kvBytes,
     scratch_bytes: p.scratchBytes,
     exact: p.exact,
+    memories: p.memories ?? null,
     limit_bytes: p.limitBytes ?? null,
     limits: p.limits.map((l) => ({ name: l.name, of: l.of, bytes: l.bytes ?? null, note: l.note })),
     fits: p.fits,
@@ -89,8 +84,9 @@ function toText(p: MemoryPlan): string {
     ['weights', mib(p.weightsBytes)],
     [`KV cache (${p.contextSize} x ${p.kvType})`, mib(p.kvBytes)],
     [p.exact ? 'scratch' : 'scratch (estimate)', mib(p.scratchBytes)],
+    ...(p.memories && p.memories > 1 ? [['Wasm memories', `${p.memories}`] as [string, string]] : []),
     ['total', mib(p.totalBytes)],
-    ...p.limits.map((l): [string, string] => [`limit: ${l.name}${l.of === 'buffer' ? ' (per buffer)' : ''}`, l.bytes === undefined ? 'not checked' : mib(l.bytes)]),
+    ...p.limits.map((l): [string, string] => [`limit: ${l.name}${l.of === 'buffer' ? (p.backend === 'cpu' ? ' (per memory)' : ' (per buffer)') : ''}`, l.bytes === undefined ? 'not checked' : mib(l.bytes)]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = [`${p.architecture} on the ${p.backend} backend, context ${p.contextSize}, batch ${p.batchSize}`, ...rows.map(([k, val]) => `  ${k.padEnd(width)}  ${val.padStart(12)}`)];

@@ -35,6 +35,9 @@ export const USAGE = `usage: wasm-chord run -m MODEL (-p PROMPT | -f FILE) [opti
       --seed S              PRNG seed (default: random)
       --stop TEXT           stop before this text (repeatable)
       --ignore-eos          keep generating past end-of-generation tokens
+      --grammar GBNF        constrain the output to a GBNF grammar (llama.cpp's format)
+      --grammar-file FILE   the same, read from FILE
+  -j, --json-schema JSON    constrain the output to JSON valid against this JSON Schema
   -c, --ctx-size N          context size (default: the model's, at most 4096)
       --kv-type f16|f32     KV cache type (default f16)
   -t, --threads N           CPU worker threads (default: the cores available)
@@ -85,6 +88,9 @@ export const RUN_OPTIONS = {
   seed: { type: 'string' },
   stop: { type: 'string', multiple: true },
   'ignore-eos': { type: 'boolean', default: false },
+  grammar: { type: 'string' },
+  'grammar-file': { type: 'string' },
+  'json-schema': { type: 'string', short: 'j' },
   'ctx-size': { type: 'string', short: 'c' },
   'kv-type': { type: 'string' },
   threads: { type: 'string', short: 't' },
@@ -119,12 +125,20 @@ function usageError(message: string): WasmChordError {
   return new WasmChordError('INVALID_ARGUMENT', `${message} (wasm-chord run --help lists the options)`);
 }
 
-/** The text of a prompt file, less one trailing newline (as llama.cpp's -f). */
-async function readPromptFile(path: string): Promise<string> {
+/** The text of a prompt or grammar file. */
+async function readTextFile(path: string, what: string): Promise<string> {
   try {
-    return (await readFile(path, 'utf8')).replace(/\n$/, '');
+    return await readFile(path, 'utf8');
   } catch (err) {
-    throw new WasmChordError('SOURCE_IO', `cannot read the prompt file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new WasmChordError('SOURCE_IO', `cannot read the ${what} file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function parseSchema(text: string): object {
+  try {
+    return JSON.parse(text) as object;
+  } catch (err) {
+    throw usageError(`--json-schema is not JSON: ${(err as Error).message}`);
   }
 }
 
@@ -153,12 +167,18 @@ export async function parseRunArgs(argv: readonly string[]): Promise<RunArgs | '
     if (n !== undefined) infer[key] = n;
   }
   if (v.stop) infer.stop = v.stop;
+  if ([v.grammar, v['grammar-file'], v['json-schema']].filter((x) => x !== undefined).length > 1) {
+    throw usageError('--grammar, --grammar-file and --json-schema each give the constraint: use one of them');
+  }
+  if (v['json-schema'] !== undefined) infer.jsonSchema = parseSchema(v['json-schema']);
   const threads = numberOption('threads', v.threads, { min: 1, max: MAX_THREADS, integer: true });
   const backend = backendOption(v.backend);
   const contextSize = numberOption('ctx-size', v['ctx-size'], { min: 1, integer: true });
 
-  // Last: every option is known good before the file is read.
-  const prompt = v.file !== undefined ? await readPromptFile(v.file) : v.prompt;
+  // Last: every option is known good before the files are read.
+  if (v['grammar-file'] !== undefined) infer.grammar = await readTextFile(v['grammar-file'], 'grammar');
+  else if (v.grammar !== undefined) infer.grammar = v.grammar;
+  const prompt = v.file !== undefined ? (await readTextFile(v.file, 'prompt')).replace(/\n$/, '') : v.prompt;
   return {
     model: v.model,
     prompt,

@@ -5,16 +5,19 @@
  */
 import { WasmChordError } from '../errors.js';
 import { throwIfAborted } from '../gguf/byte-source.js';
-import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkSignal, checkStringArray } from '../validate.js';
-import { checkLogits, Sampler, type SamplingOptions } from './sampler.js';
+import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkSignal, checkString, checkStringArray, describe } from '../validate.js';
+import { grammarVocabulary, TokenConstraint, type ConstraintTokenizer } from './grammar/constraint.js';
+import { jsonSchemaToGrammar } from './grammar/json-schema.js';
+import { parseGrammar } from './grammar/parser.js';
+import { checkLogits, Sampler, selectTopK, type SamplingOptions } from './sampler.js';
 import type { Session } from './session.js';
 import { StopStringFilter } from './stop-strings.js';
 
-/** What the loop needs from a tokenizer. */
-export interface GenerationTokenizer {
+/** What the loop needs from a tokenizer (the token pieces and types serve grammars). */
+export interface GenerationTokenizer extends ConstraintTokenizer {
   readonly bos?: number;
   isEndOfGeneration(id: number): boolean;
-  createStreamDecoder(options?: { skipSpecial?: boolean; stripLeadingSpace?: boolean }): {
+  createStreamDecoder(options?: { skipSpecial?: boolean; stripLeadingSpace?: boolean; cleanSpaces?: boolean }): {
     push(id: number): string;
     flush(): string;
   };
@@ -30,8 +33,25 @@ export interface GenerateOptions extends SamplingOptions {
   stop?: readonly string[];
   /** Keep going past end-of-generation tokens. Default false. */
   ignoreEos?: boolean;
-  /** Replace the sampling chain. */
+  /** Replace the sampling chain (not with `grammar` or `jsonSchema`). */
   sampler?: SamplerFunction;
+  /**
+   * A GBNF grammar (llama.cpp's format, starting at rule `root`): only tokens that keep the
+   * text a prefix of a sentence of the grammar are sampled, and generation ends ('eos') when
+   * the sentence is complete and the model picks an end-of-generation token, or when nothing
+   * can follow. With ignoreEos, only the latter ends it.
+   */
+  grammar?: string;
+  /** A JSON Schema the output must validate against (converted to a grammar; not with `grammar`). */
+  jsonSchema?: object | boolean;
+  /**
+   * Report with each step the sampled token's log-probability under the model (the log-softmax
+   * of its logits, before any sampling step changes them) and the `logprobs` most likely tokens
+   * (0-20).
+   */
+  logprobs?: number;
+  /** Write special tokens (e.g. `<|python_tag|>`) into the text instead of skipping them. Default false. */
+  special?: boolean;
   /**
    * When the context is full: false ends generation (stopReason 'context'); true or { nKeep }
    * keeps the first nKeep tokens, drops the oldest half of the rest and goes on (llama.cpp's
@@ -66,7 +86,21 @@ export interface GenerationStats {
 export interface GenerationStep {
   token?: number;
   text: string;
+  /** With the `logprobs` option: the token's log-probability and the most likely alternatives. */
+  logprobs?: StepLogprobs;
 }
+
+export interface TokenLogprob {
+  readonly token: number;
+  readonly logprob: number;
+}
+
+export interface StepLogprobs extends TokenLogprob {
+  /** The most likely tokens, most likely first (ties: lower id first). */
+  readonly top: readonly TokenLogprob[];
+}
+
+export const MAX_LOGPROBS = 20;
 
 /** Runs generation, yielding each step; returns why it stopped. */
 export async function* generate(
@@ -80,13 +114,17 @@ export async function* generate(
   if (prompt.length === 0) throw new WasmChordError('INVALID_ARGUMENT', 'the prompt is empty (no tokens)');
   checkFunction('sampler', options.sampler);
   checkBoolean('ignoreEos', options.ignoreEos);
+  checkBoolean('special', options.special);
   checkSignal('signal', options.signal);
+  const topLogprobs = options.logprobs === undefined ? undefined : checkNumber('logprobs', options.logprobs, { min: 0, max: MAX_LOGPROBS, integer: true });
   const vocab = session.model.vocabSize;
-  const sample: SamplerFunction = options.sampler ? customSampler(options.sampler, vocab) : samplerFunction(new Sampler(options));
+  const constraint = grammarConstraint(options, tokenizer, vocab);
+  const sample: MaskedSampler = options.sampler ? customSampler(options.sampler, vocab) : samplerFunction(new Sampler(options));
   const stop = new StopStringFilter(checkStringArray('stop', options.stop) ?? []);
   // The text continues the prompt, so a leading space is kept (" upon" after "Once"), unlike
-  // detokenizing the generated ids on their own.
-  const decoder = tokenizer.createStreamDecoder({ skipSpecial: true, stripLeadingSpace: false });
+  // detokenizing the generated ids on their own. Under a grammar the text is exactly the
+  // pieces it matched: no clean-up of spaces before punctuation.
+  const decoder = tokenizer.createStreamDecoder({ skipSpecial: !options.special, stripLeadingSpace: false, ...(constraint && { cleanSpaces: false }) });
   const signal = options.signal;
   const shift = checkContextShift(options.contextShift);
   // Prompt tokens that a context shift never drops.
@@ -109,16 +147,30 @@ export async function* generate(
   try {
     for (let n = 0; n < maxTokens; n++) {
       throwIfAborted(signal);
-      const token = sample(logits, history);
+      const allowed = constraint?.mask();
+      if (constraint && !allowed) {
+        // Complete, and no token of the vocabulary can continue: as if the model had ended.
+        reason = 'eos';
+        break;
+      }
+      // The model's distribution, read before the sampler sees the logits.
+      const distribution = topLogprobs === undefined ? undefined : logSoftmax(logits);
+      const token = sample(logits, history, allowed);
       if (!options.ignoreEos && tokenizer.isEndOfGeneration(token)) {
         reason = 'eos';
         break;
       }
+      constraint?.accept(token);
       history.push(token);
       stats.generatedTokens++;
       const { text, stopped } = stop.push(decoder.push(token));
-      yield { token, text };
+      yield distribution ? { token, text, logprobs: stepLogprobs(distribution, token, topLogprobs!) } : { token, text };
       if (stopped) return 'stop';
+      if (constraint?.finished) {
+        // Nothing can follow in the grammar: end now, without evaluating another token.
+        reason = 'eos';
+        break;
+      }
       if (n + 1 === maxTokens) break;
       if (session.tokens.length >= session.capacity && !(shift && (await shiftContext(session, nKeep)))) {
         reason = 'context';
@@ -134,6 +186,23 @@ export async function* generate(
   const tail = flushed.text + (flushed.stopped ? '' : stop.flush());
   if (tail) yield { text: tail };
   return flushed.stopped ? 'stop' : reason;
+}
+
+/** log(softmax(logits)), summed in f64. */
+function logSoftmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const x of logits) if (x > max) max = x;
+  let sum = 0;
+  for (const x of logits) sum += Math.exp(x - max);
+  const offset = max + Math.log(sum);
+  const out = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i]! - offset;
+  return out;
+}
+
+function stepLogprobs(distribution: Float64Array, token: number, count: number): StepLogprobs {
+  const top = selectTopK(distribution, count).sort((a, b) => distribution[b]! - distribution[a]! || a - b);
+  return { token, logprob: distribution[token]!, top: top.map((id) => ({ token: id, logprob: distribution[id]! })) };
 }
 
 /**
@@ -160,12 +229,32 @@ export function checkContextShift(value: unknown): { nKeep?: number } | undefine
   return nKeep === undefined ? {} : { nKeep: checkNumber('contextShift.nKeep', nKeep, { min: 0, integer: true }) };
 }
 
-function samplerFunction(sampler: Sampler): SamplerFunction {
-  return (logits, history) => sampler.sample(logits, history);
+/** The grammar constraint of `grammar` or `jsonSchema`, checked; undefined when neither is set. */
+function grammarConstraint(options: GenerateOptions, tokenizer: GenerationTokenizer, vocab: number): TokenConstraint | undefined {
+  const { grammar, jsonSchema } = options;
+  if (grammar === undefined && jsonSchema === undefined) return undefined;
+  if (grammar !== undefined && jsonSchema !== undefined) {
+    throw new WasmChordError('INVALID_ARGUMENT', 'options grammar and jsonSchema cannot be used together');
+  }
+  if (options.sampler !== undefined) {
+    throw new WasmChordError('INVALID_ARGUMENT', 'a custom sampler cannot be used with a grammar or jsonSchema (the grammar masks the sampling chain\'s logits)');
+  }
+  if (jsonSchema !== undefined && typeof jsonSchema !== 'boolean' && (typeof jsonSchema !== 'object' || jsonSchema === null || Array.isArray(jsonSchema))) {
+    throw new WasmChordError('INVALID_ARGUMENT', `option jsonSchema must be a JSON Schema object (got ${describe(jsonSchema)})`);
+  }
+  const text = grammar === undefined ? jsonSchemaToGrammar(jsonSchema) : checkString('grammar', grammar)!;
+  return new TokenConstraint(parseGrammar(text), grammarVocabulary(tokenizer), vocab, !options.ignoreEos);
+}
+
+/** A sampler that may be given a grammar's allowed-token bitset (never a caller's sampler). */
+type MaskedSampler = (logits: Float32Array, history: readonly number[], allowed?: Uint32Array) => number;
+
+function samplerFunction(sampler: Sampler): MaskedSampler {
+  return (logits, history, allowed) => sampler.sample(logits, history, allowed);
 }
 
 /** A caller's sampler: it sees checked logits, and must answer a token id of the vocabulary. */
-function customSampler(sampler: SamplerFunction, vocab: number): SamplerFunction {
+function customSampler(sampler: SamplerFunction, vocab: number): MaskedSampler {
   return (logits, history) => {
     checkLogits(logits);
     const id = sampler(logits, history);

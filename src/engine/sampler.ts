@@ -2,6 +2,7 @@
  * The sampling chain, in llama.cpp's default order: logit bias -> repetition penalties ->
  * top-k -> top-p -> min-p -> temperature -> draw from the softmax with a seeded PRNG.
  * Temperature 0 is greedy (argmax, ties to the lowest id) after bias and penalties.
+ * A grammar's allowed-token mask, when given, comes before all of them (as in llama.cpp).
  */
 import { WasmChordError } from '../errors.js';
 import { checkNumber, optionalNumber } from '../validate.js';
@@ -49,7 +50,7 @@ interface ResolvedSampling {
 }
 
 /** The k largest entries of x (ties to the lower id), unordered, in O(n log k) with a min-heap. */
-function selectTopK(x: Float32Array, k: number): number[] {
+export function selectTopK(x: Float32Array | Float64Array, k: number): number[] {
   const heap: number[] = [];
   // a ranks below b when its value is smaller, or equal with a larger id.
   const below = (a: number, b: number) => x[a]! < x[b]! || (x[a] === x[b] && a > b);
@@ -152,6 +153,16 @@ function checkedArgmax(values: Float32Array): number {
   return best;
 }
 
+/** Sets the logit of every token whose bit in `allowed` is clear to -Infinity. */
+function applyMask(x: Float32Array, allowed: Uint32Array): void {
+  for (let w = 0; w * 32 < x.length; w++) {
+    const bits = allowed[w] ?? 0;
+    if (bits === 0xffffffff) continue;
+    const end = Math.min(x.length, w * 32 + 32);
+    for (let id = w * 32; id < end; id++) if ((bits & (1 << (id & 31))) === 0) x[id] = -Infinity;
+  }
+}
+
 export class Sampler {
   readonly options: Readonly<ResolvedSampling>;
   readonly #rng: Rng;
@@ -170,12 +181,14 @@ export class Sampler {
   /**
    * Picks the next token from `logits` (not modified). `history` is the context so far
    * (prompt and generated tokens); the penalties look at its last `penaltyLastN` entries.
+   * `allowed`, a bitset over token ids (bit id & 31 of word id >> 5), bans every token whose
+   * bit is clear before the rest of the chain runs.
    */
-  sample(logits: Float32Array, history: readonly number[] = []): number {
+  sample(logits: Float32Array, history: readonly number[] = [], allowed?: Uint32Array): number {
     const o = this.options;
     const n = logits.length;
     const needsWork = o.logitBias.length > 0 || this.#penaltiesActive(history);
-    if (this.greedy && !needsWork) return checkedArgmax(logits);
+    if (this.greedy && !needsWork && !allowed) return checkedArgmax(logits);
     checkLogits(logits);
 
     if (this.#work.length !== n) {
@@ -184,6 +197,7 @@ export class Sampler {
     }
     const x = this.#work;
     x.set(logits);
+    if (allowed) applyMask(x, allowed);
     for (const [id, b] of o.logitBias) {
       if (id >= n) throw new WasmChordError('INVALID_ARGUMENT', `logitBias names token ${id}, but the vocabulary has ${n}`);
       x[id] = x[id]! + b;

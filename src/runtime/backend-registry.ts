@@ -58,12 +58,10 @@ const FACTORIES: readonly BackendFactory[] = [
   { kind: 'reference', create: async () => ReferenceBackend.create() },
 ];
 
-/** The weights (as one block, as the CPU backend loads them), one KV cache and a full batch. */
+/** The weights, one KV cache and a full batch. */
 export function cpuMemoryPlan(model: ModelDefinition, session: SessionPlan): CpuMemoryPlan {
-  const start = Math.min(...model.tensors.map((t) => t.offset));
-  const end = Math.max(...model.tensors.map((t) => t.offset + t.byteLength));
   return {
-    weightBytes: model.tensors.length > 0 ? end - start : 0,
+    tensors: model.tensors,
     kv: { contextSize: session.contextSize, type: session.kvType, layers: model.kvLayers },
     batch: model.buildGraph({ nTokens: Math.min(session.batchSize, session.contextSize), allLogits: false }),
   };

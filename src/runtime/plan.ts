@@ -58,6 +58,8 @@ export interface MemoryPlan {
   readonly totalBytes: number;
   /** Whether the parts are what the backend allocates (CPU), or an estimate (WebGPU's activations). */
   readonly exact: boolean;
+  /** CPU: the Wasm memories the model is spread over (wasm32: at most 4 GiB each), kernels and scratch in each. */
+  readonly memories?: number;
   readonly limits: readonly PlanLimit[];
   /** The smallest limit on the total that was checked (undefined: none could be). */
   readonly limitBytes: number | undefined;
@@ -136,11 +138,14 @@ function verdict(parts: PlanParts, broken: readonly PlanLimit[], needs: string):
   return { ...parts, limitBytes, fits: false, reason: `${needs}, more than ${over}` };
 }
 
-/** The CPU backend: one Wasm memory of the planned size, within wasm32's 4 GiB and the machine's memory. */
+/**
+ * The CPU backend: Wasm memories of the planned sizes (as many as the model needs, wasm32 capping
+ * each at 4 GiB), within the machine's memory.
+ */
 async function cpuPlanner(options: PlanOptions): Promise<Planner> {
   const device = await host.deviceMemory();
   const limits: PlanLimit[] = [
-    { name: 'wasm32 memory', of: 'total', bytes: CPU_MEMORY_LIMIT, note: 'one CPU backend instance addresses at most 4 GiB' },
+    { name: 'wasm32 memory', of: 'buffer', bytes: CPU_MEMORY_LIMIT, note: 'each Wasm memory addresses at most 4 GiB: a bigger model is spread over several, whole layers each' },
     device
       ? { name: 'device memory', of: 'total', bytes: device.bytes, note: device.lowerBound ? 'navigator.deviceMemory, a lower bound' : 'the machine\'s total memory' }
       : { name: 'device memory', of: 'total', bytes: undefined, note: 'not checked: this host does not tell' },
@@ -156,10 +161,11 @@ async function cpuPlanner(options: PlanOptions): Promise<Planner> {
       scratchBytes: parts.kernels + parts.scratch,
       totalBytes: parts.total,
       exact: true,
+      memories: parts.memories,
       limits,
     };
     // A lower bound (browsers) is reported, never a reason to refuse.
-    const broken = limits.filter((l) => l.bytes !== undefined && parts.total > l.bytes && !(l.name === 'device memory' && device?.lowerBound));
+    const broken = limits.filter((l) => l.of === 'total' && l.bytes !== undefined && parts.total > l.bytes && !(l.name === 'device memory' && device?.lowerBound));
     return verdict(plan, broken, `it needs ${mib(parts.total)} (weights ${mib(parts.weights)}, KV cache ${mib(parts.kv)}, scratch ${mib(parts.kernels + parts.scratch)})`);
   };
 }

@@ -43,7 +43,7 @@ export type Prompt = string | readonly ChatMessage[];
 
 export const INFER_OPTION_KEYS = [
   ...SAMPLING_OPTION_KEYS,
-  'maxTokens', 'stop', 'ignoreEos', 'sampler', 'contextShift', 'signal', 'parseSpecial', 'addSpecial', 'chatTemplate', 'tools',
+  'maxTokens', 'stop', 'ignoreEos', 'sampler', 'grammar', 'jsonSchema', 'logprobs', 'special', 'contextShift', 'signal', 'parseSpecial', 'addSpecial', 'chatTemplate', 'tools',
 ] as const;
 
 export interface GenerationResult {

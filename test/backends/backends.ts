@@ -6,10 +6,12 @@
  * The CPU backend joins in its three ways of running: one worker thread; three (more than this
  * machine's cores, so lanes really interleave), sharing out every splittable step however small
  * (the suite's shapes are tiny: by default most steps would run on one thread); and on the
- * calling thread, as in a browser page without SharedArrayBuffer.
+ * calling thread, as in a browser page without SharedArrayBuffer. A fourth spreads each case
+ * over three Wasm memories, node by node, so that every op reads inputs computed in another
+ * memory (as the layers of a model past 4 GiB do).
  */
 import type { Backend } from '../../src/backends/backend.js';
-import { CpuBackend } from '../../src/backends/cpu/backend.js';
+import { CpuBackend, type CpuMemoryPlan } from '../../src/backends/cpu/backend.js';
 import { compileKernels, type KernelVariant } from '../../src/backends/cpu/kernel-module.js';
 import { WebGPUBackend, type WebGPUBackendOptions } from '../../src/backends/webgpu/backend.js';
 
@@ -17,7 +19,8 @@ export interface BackendUnderTest {
   readonly name: string;
   /** undefined when it runs here, else why not. */
   available(): Promise<string | undefined>;
-  create(): Promise<Backend>;
+  /** `plan`: what the backend will hold, when the test knows (the CPU backend then sizes, and may shard, its memory). */
+  create(plan?: CpuMemoryPlan): Promise<Backend>;
 }
 
 /** Runs `create` as on a host without SharedArrayBuffer (the CPU backend's detection sees none). */
@@ -39,6 +42,12 @@ const cpu = (kernels: KernelVariant, threads: number | 'none'): BackendUnderTest
       ? withoutSharedArrayBuffer(() => CpuBackend.create({ kernels }))
       : CpuBackend.create({ kernels, threads, splitWork: threads > 1 ? 0 : undefined }),
 });
+
+const cpuInterleaved: BackendUnderTest = {
+  name: 'cpu-relaxed-2threads-3memories',
+  available: async () => ((await compileKernels('relaxed')) ? undefined : 'this engine does not validate the relaxed kernel build'),
+  create: (memory) => CpuBackend.create({ kernels: 'relaxed', threads: 2, splitWork: 0, memory, interleaveMemories: memory ? 3 : undefined }),
+};
 
 /**
  * Why WebGPU cannot run here, or undefined. CI installs a Vulkan driver (lavapipe) and sets
@@ -76,6 +85,7 @@ const ALL: readonly BackendUnderTest[] = [
   cpu('relaxed', 1),
   cpu('relaxed', 3),
   cpu('baseline', 'none'),
+  cpuInterleaved,
   webgpu('webgpu'),
   webgpu('webgpu-split-weights', { weightPieceBytes: 1024 }),
 ];

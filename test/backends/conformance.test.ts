@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import type { Backend, KVCacheType, KVLayerData } from '../../src/backends/backend.js';
+import type { CpuMemoryPlan } from '../../src/backends/cpu/backend.js';
 import { BackendComparison } from '../../src/backends/compare.js';
 import { GraphBuilder, OPS, type OpName, type RopeMode, type WeightHandle } from '../../src/backends/graph.js';
 import { boundFor, KV_SHIFT_BOUNDS, OP_BOUNDS, measureError } from '../../src/backends/op-tolerances.js';
@@ -30,6 +31,12 @@ const ALL_TYPES = GGML_TYPES.map((t) => t.id).filter(canQuantize);
 
 /** Each case's GGUF file is built once and shared by all backends. */
 const files = new Map<string, Promise<GGUFFile>>();
+/** What a case's backend will hold: its tensors, KV cache and largest step. */
+function casePlan(c: OpCase, file: GGUFFile): CpuMemoryPlan {
+  const w = (n: string): WeightHandle => file.tensor(n)!;
+  return { tensors: file.tensors, kv: caseKVSpec(c, w), batch: caseGraph(c, Math.max(...c.steps.map((s) => s.nTokens)), w) };
+}
+
 function fileOf(c: OpCase): Promise<GGUFFile> {
   let f = files.get(c.label);
   if (!f) files.set(c.label, (f = caseFile(c)));
@@ -92,9 +99,10 @@ for (const b of runnable) {
         // Largest error per weight type (typed ops) or per case, for the report.
         const worst = new Map<string, { nmse: number; maxAbs: number; bound: number }>();
         for (const c of cases[op]) {
-          const backend = await b.create();
+          const file = await fileOf(c);
+          const backend = await b.create(casePlan(c, file));
           try {
-            const r = await runCase(c, await fileOf(c), b.name, backend);
+            const r = await runCase(c, file, b.name, backend);
             if (r.divergence) {
               const d = r.divergence;
               failures.push(`${c.label}: node ${d.label} at pos0=${d.pos0} NMSE ${d.local.nmse.toExponential(2)} > ${d.bound.nmse} (max abs ${d.local.maxAbs.toExponential(2)})`);

@@ -238,7 +238,7 @@ describe('options and building blocks', () => {
         call('attention', [0, 8], { at: [0, 1], work: 0, workPerPosition: 1000 }),
       ],
     } as unknown as Plan;
-    const params: RunParams = { plan: 0, begin: 0, end: 4, scratch: 0, pos0: 0, kvStride: 0, attention: 0, attentionStride: 0, keys: [], values: [], splitWork: 1 << 17 };
+    const params: RunParams = { plan: 0, shard: 0, begin: 0, end: 4, scratch: 0, pos0: 0, kvStride: 0, attention: 0, attentionStride: 0, keys: [], values: [], splitWork: 1 << 17 };
     const calls: string[] = [];
     let barriers = 0;
     const kernels = Object.fromEntries(['big', 'unsplit', 'small', 'attention'].map((fn) => [fn, (...a: number[]) => calls.push(`${fn} ${a.join(',')}`)]));

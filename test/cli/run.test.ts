@@ -87,6 +87,32 @@ test('-f FILE gives the same tokens as -p with its text (one trailing newline dr
   assert.deepEqual(fromFlag.tokens, fromFile.tokens);
 });
 
+test('--json-schema and --grammar(-file) constrain the output as the API options do', async () => {
+  const schema = { type: 'object', properties: { n: { type: 'integer' }, ok: { type: 'boolean' } }, required: ['n', 'ok'], additionalProperties: false };
+  const r = await runCli(['run', '-m', MODEL, '-p', 'Once upon a time', '-n', '60', '--temp', '1', '--seed', '4', '--json-schema', JSON.stringify(schema), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const value = JSON.parse((JSON.parse(r.stdout) as { text: string }).text) as { n: unknown; ok: unknown };
+  assert.deepEqual(Object.keys(value), ['n', 'ok']);
+  assert.ok(Number.isInteger(value.n) && typeof value.ok === 'boolean');
+  const grammar = 'root ::= ("yes" | "no") "."';
+  const dir = mkdtempSync(join(tmpdir(), 'grammar-'));
+  try {
+    writeFileSync(join(dir, 'g.gbnf'), grammar);
+    const inline = await runCli(['run', '-m', MODEL, '-p', 'Is it?', '--temp', '1', '--seed', '2', '--grammar', grammar, '--json']);
+    const fromFile = await runCli(['run', '-m', MODEL, '-p', 'Is it?', '--temp', '1', '--seed', '2', '--grammar-file', join(dir, 'g.gbnf'), '--json']);
+    const tokens = (out: string) => (JSON.parse(out) as { text: string; tokens: number[] });
+    assert.match(tokens(inline.stdout).text, /^(yes|no)\.$/);
+    assert.deepEqual(tokens(fromFile.stdout).tokens, tokens(inline.stdout).tokens);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const both = await runCli(['run', '-m', MODEL, '-p', 'x', '--grammar', grammar, '--json-schema', '{}']);
+  assert.equal(both.code, 2);
+  const bad = await runCli(['run', '-m', MODEL, '-p', 'x', '--grammar', 'root ::= undefined-rule']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /GRAMMAR_INVALID|undefined/);
+});
+
 test('-t 1 and -t 2 give the same tokens', async () => {
   const [one, two] = await Promise.all([runJson(['-p', 'Once upon a time', '-t', '1']), runJson(['-p', 'Once upon a time', '-t', '2'])]);
   assert.deepEqual(one.tokens, two.tokens);

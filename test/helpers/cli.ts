@@ -1,5 +1,5 @@
 /** Runs the wasm-chord CLI from source in a child process. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -16,8 +16,14 @@ export interface CliResult {
  */
 export const CLI_ENV: NodeJS.ProcessEnv = { WASM_CHORD_BACKEND: 'cpu', ...process.env };
 
-/** `input`: what the child reads on stdin (else an empty stdin); `env`: variables added to CLI_ENV. */
-export function runCli(args: string[], options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/**
+ * `input`: what the child reads on stdin (else an empty stdin); `env`: variables added to
+ * CLI_ENV; `onStderr`: sees the stderr so far as it grows (a test talking to a server child).
+ */
+export function runCli(
+  args: string[],
+  options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv; onStderr?: (stderr: string, child: ChildProcess) => void } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -27,7 +33,10 @@ export function runCli(args: string[], options: { timeoutMs?: number; input?: st
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      options.onStderr?.(stderr, child);
+    });
     child.on('error', reject);
     child.stdin.on('error', () => {}); // a child that exits without reading its input
     child.stdin.end(options.input);

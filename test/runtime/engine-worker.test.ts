@@ -57,6 +57,24 @@ describe('engine in a worker (Node)', () => {
     assert.deepEqual(model.contextTokens, localModel.contextTokens);
   });
 
+  it('serves the OpenAI-shaped API: JSON-schema output, tool calls and logprobs cross the worker as they run in-process', async () => {
+    const body = {
+      messages: [{ role: 'user', content: PROMPT }],
+      temperature: 1,
+      seed: 3,
+      max_tokens: 60,
+      logprobs: true,
+      top_logprobs: 2,
+      response_format: { type: 'json_schema', json_schema: { name: 'n', schema: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } } },
+    };
+    const strip = (c: Api.ChatCompletion) => ({ ...c, id: '', created: 0 });
+    const got = (await lib.openaiApi(model).chat.completions.create(body)) as Api.ChatCompletion;
+    const expected = (await lib.openaiApi(localModel).chat.completions.create(body)) as Api.ChatCompletion;
+    assert.deepEqual(strip(got), strip(expected));
+    assert.equal(typeof (JSON.parse(got.choices[0]!.message.content!) as { n: unknown }).n, 'number');
+    assert.equal(got.choices[0]!.logprobs!.content!.length, got.usage.completion_tokens);
+  });
+
   it('tokenizes and applies the chat template on the calling side, as the engine does', async () => {
     const messages = [{ role: 'user', content: 'Hello there' }];
     assert.deepEqual(model.tokenize('Hello world'), localModel.tokenize('Hello world'));

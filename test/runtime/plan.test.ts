@@ -1,6 +1,7 @@
 // The memory planner (WasmChord.plan, `wasm-chord plan`): the plan is what the CPU backend
-// allocates, a load's resident set grows by about the plan, only the header is read, and a
-// model too large for wasm32 is refused before a download, with a context that fits.
+// allocates, a load's resident set grows by about the plan, only the header is read, a model
+// past wasm32's 4 GiB is spread over several memories, and a model too large for the machine is
+// refused before a download.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -104,9 +105,21 @@ test('a URL is planned from its header alone, and the plan adds nothing to the m
   }
 });
 
-/** Tensors of a llama-7B shape, every matrix of `type`: the header only (the data is never read). */
-function sevenB(type: GGMLTypeId): { metadata: [string, GGUFKeyValue][]; tensors: GGUFWriteTensor[] } {
-  const [E, FF, L, V] = [4096, 11008, 32, 32000];
+interface LlamaShape {
+  readonly E: number;
+  readonly FF: number;
+  readonly L: number;
+  readonly V: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+}
+const LLAMA2_7B: LlamaShape = { E: 4096, FF: 11008, L: 32, V: 32000, heads: 32, kvHeads: 32 };
+const LLAMA2_70B: LlamaShape = { E: 8192, FF: 28672, L: 80, V: 32000, heads: 64, kvHeads: 8 };
+
+/** Tensors of a llama shape, every matrix of `type`: the header only (the data is never read). */
+function llama(shape: LlamaShape, type: GGMLTypeId): { metadata: [string, GGUFKeyValue][]; tensors: GGUFWriteTensor[] } {
+  const { E, FF, L, V } = shape;
+  const kvWidth = (E / shape.heads) * shape.kvHeads;
   const tensors: GGUFWriteTensor[] = [];
   const none = async (): Promise<Uint8Array> => {
     throw new Error('no data');
@@ -115,7 +128,8 @@ function sevenB(type: GGMLTypeId): { metadata: [string, GGUFKeyValue][]; tensors
   add('token_embd.weight', [E, V]);
   for (let l = 0; l < L; l++) {
     add(`blk.${l}.attn_norm.weight`, [E], GGMLType.F32);
-    for (const w of ['q', 'k', 'v', 'output']) add(`blk.${l}.attn_${w}.weight`, [E, E]);
+    for (const w of ['q', 'output']) add(`blk.${l}.attn_${w}.weight`, [E, E]);
+    for (const w of ['k', 'v']) add(`blk.${l}.attn_${w}.weight`, [E, kvWidth]);
     add(`blk.${l}.ffn_norm.weight`, [E], GGMLType.F32);
     add(`blk.${l}.ffn_gate.weight`, [E, FF]);
     add(`blk.${l}.ffn_up.weight`, [E, FF]);
@@ -129,17 +143,17 @@ function sevenB(type: GGMLTypeId): { metadata: [string, GGUFKeyValue][]; tensors
     ['llama.embedding_length', kv.u32(E)],
     ['llama.block_count', kv.u32(L)],
     ['llama.feed_forward_length', kv.u32(FF)],
-    ['llama.attention.head_count', kv.u32(32)],
-    ['llama.attention.head_count_kv', kv.u32(32)],
-    ['llama.rope.dimension_count', kv.u32(128)],
+    ['llama.attention.head_count', kv.u32(shape.heads)],
+    ['llama.attention.head_count_kv', kv.u32(shape.kvHeads)],
+    ['llama.rope.dimension_count', kv.u32(E / shape.heads)],
     ['llama.attention.layer_norm_rms_epsilon', kv.f32(1e-5)],
   ];
   return { metadata, tensors };
 }
 
 /** The header bytes and the whole file's size (header + aligned tensor data). */
-async function headerOf(type: GGMLTypeId): Promise<{ header: Uint8Array; size: number; weights: number }> {
-  const spec = sevenB(type);
+async function headerOf(shape: LlamaShape, type: GGMLTypeId): Promise<{ header: Uint8Array; size: number; weights: number }> {
+  const spec = llama(shape, type);
   let header: Uint8Array | undefined;
   await writeGGUF(spec, (chunk) => {
     header ??= chunk;
@@ -161,45 +175,39 @@ function headerSource({ header, size }: { header: Uint8Array; size: number }): B
   };
 }
 
-test('a 7B Q4_0 model (~3.8 GB) fits the CPU with a short context; at 4096 it is refused with a context that fits', async () => {
-  const file = await headerOf(GGMLType.Q4_0);
-  const short = await WasmChord.plan(headerSource(file), { contextSize: 512, threads: 2 });
-  assert.equal(short.fits, true, short.reason);
-  assert.ok(short.weightsBytes > 3.7e9 && short.totalBytes < 2 ** 32, `${short.totalBytes}`);
-  const long = await WasmChord.plan(headerSource(file), { contextSize: 4096, kvType: 'f32', threads: 2 });
-  assert.equal(long.fits, false);
-  assert.match(long.reason!, /needs \d+\.\d MiB \(weights 3\d{3}\.\d MiB, KV cache 4096\.0 MiB, scratch [\d.]+ MiB\), more than the wasm32 memory \(4096\.0 MiB/);
-  const s = long.suggestion!;
-  assert.equal(s.kvType, 'f16');
-  assert.ok(s.contextSize >= 512 && s.contextSize < 4096 && s.contextSize % 256 === 0, `${s.contextSize}`);
-  const suggested = await WasmChord.plan(headerSource(file), { contextSize: s.contextSize, kvType: s.kvType, threads: 2 });
-  assert.equal(suggested.fits, true);
-  assert.equal(suggested.totalBytes, s.totalBytes);
-  assert.equal((await WasmChord.plan(headerSource(file), { contextSize: s.contextSize + 256, kvType: 'f16', threads: 2 })).fits, false);
+test('a 7B Q4_0 model (~3.8 GB) with a 4096 context is spread over two Wasm memories, each with its kernels and scratch', async () => {
+  const file = await headerOf(LLAMA2_7B, GGMLType.Q4_0);
+  const plan = await WasmChord.plan(headerSource(file), { contextSize: 4096, threads: 2 });
+  assert.equal(plan.fits, true, plan.reason);
+  assert.equal(plan.memories, 2);
+  assert.ok(plan.weightsBytes > 3.7e9 && plan.kvBytes === 2 * 32 * 4096 * 4096 * 2, `${plan.weightsBytes} ${plan.kvBytes}`);
+  assert.equal(plan.totalBytes, plan.weightsBytes + plan.kvBytes + plan.scratchBytes);
+  const one = await WasmChord.plan(headerSource(file), { contextSize: 256, threads: 2 });
+  assert.equal(one.memories, 1);
 });
 
-test('a 7B Q8_0 model (7 GB of weights) is refused on the CPU with no context to suggest', async () => {
-  const plan = await WasmChord.plan(headerSource(await headerOf(GGMLType.Q8_0)), { contextSize: 512 });
+test('a 70B Q8_0 model (73 GB of weights) is refused on the CPU: more than the machine has, with no context to suggest', async () => {
+  const plan = await WasmChord.plan(headerSource(await headerOf(LLAMA2_70B, GGMLType.Q8_0)), { contextSize: 512 });
   assert.equal(plan.fits, false);
   assert.equal(plan.suggestion, undefined);
-  assert.match(plan.reason!, /weights 6\d{3}\.\d MiB/);
+  assert.match(plan.reason!, /weights 6\d{4}\.\d MiB.*more than the device memory/);
 });
 
 test('loadModel refuses a URL too large for the CPU before downloading it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'plan-7b-'));
+  const dir = mkdtempSync(join(tmpdir(), 'plan-70b-'));
   const cacheDir = mkdtempSync(join(tmpdir(), 'plan-store-'));
-  const file = await headerOf(GGMLType.Q8_0);
-  // A sparse file: the header, then 7 GB of holes.
-  const fd = openSync(join(dir, '7b.gguf'), 'w');
+  const file = await headerOf(LLAMA2_70B, GGMLType.Q8_0);
+  // A sparse file: the header, then 73 GB of holes.
+  const fd = openSync(join(dir, '70b.gguf'), 'w');
   writeSync(fd, file.header);
   ftruncateSync(fd, file.size);
   closeSync(fd);
   const server = await serveFolder(dir);
   const runtime = await WasmChord.init({ backend: 'cpu' });
   try {
-    await assert.rejects(runtime.loadModel(`${server.url}/7b.gguf`, { cacheDir }), (err: unknown) => {
+    await assert.rejects(runtime.loadModel(`${server.url}/70b.gguf`, { cacheDir }), (err: unknown) => {
       assert.ok(isWasmChordError(err, 'OUT_OF_MEMORY'), String(err));
-      assert.match((err as Error).message, /does not fit on the cpu backend here: it needs [\d.]+ MiB \(weights 6\d{3}\.\d MiB/);
+      assert.match((err as Error).message, /does not fit on the cpu backend here: it needs [\d.]+ MiB \(weights 6\d{4}\.\d MiB/);
       return true;
     });
     assert.ok(server.bytesSent() < 4 * MiB, `${server.bytesSent()} bytes sent`);
@@ -229,7 +237,8 @@ test('`wasm-chord plan --json` gives total_bytes and its parts; the text form a 
   assert.equal(j.total_bytes, (j.weights_bytes as number) + (j.kv_bytes as number) + (j.scratch_bytes as number));
   assert.equal(j.fits, true);
   assert.equal(j.suggestion, null);
-  assert.equal(j.limit_bytes, Math.min(2 ** 32, (await import('node:os')).totalmem()));
+  assert.equal(j.limit_bytes, (await import('node:os')).totalmem());
+  assert.equal(j.memories, 1);
   const api = await WasmChord.plan(model, { contextSize: 128 });
   assert.equal(j.total_bytes, api.totalBytes);
 

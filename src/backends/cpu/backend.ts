@@ -1,7 +1,11 @@
 /**
- * The WebAssembly CPU backend: weights, KV caches and activations live in one Wasm memory;
- * graphs compile once per shape into sequences of AssemblyScript kernel calls, re-run with the
- * step's positions and cache pointers patched in.
+ * The WebAssembly CPU backend: weights, KV caches and activations live in Wasm memory; graphs
+ * compile once per shape into sequences of AssemblyScript kernel calls, re-run with the step's
+ * positions and cache pointers patched in.
+ *
+ * A model too big for one wasm32 memory (4 GiB) is spread over several, whole layers each
+ * (shards.ts); a step then runs as segments, one per stretch of the graph in one memory, with
+ * the activations that cross copied between them (segments.ts).
  *
  * The memory is shared with a pool of worker threads that run the plans (pool/); the calling
  * thread only writes a step's inputs and awaits it. Without SharedArrayBuffer the plans run on
@@ -12,7 +16,6 @@ import type { GGUFFile, GGUFTensorInfo } from '../../gguf/reader.js';
 import { concatBytes, throwIfAborted } from '../../gguf/byte-source.js';
 import { GGMLType, typeName, type GGMLTypeId } from '../../quant/types.js';
 import {
-  kvCacheBytes,
   kvElementBytes,
   kvLayerBytes,
   type Backend,
@@ -42,6 +45,8 @@ import {
 } from './kernel-module.js';
 import { InThreadExecutor, SPLIT_WORK, type PlanExecutor, type RunParams } from './plan-runner.js';
 import { planGraph, type Plan } from './planner.js';
+import { segmentGraph } from './segments.js';
+import { ShardLayout, weightRuns, type TensorSpan } from './shards.js';
 import { host } from '../../platform/host.js';
 import { threadsUnavailable } from './pool/host.js';
 import { WorkerPool } from './pool/pool.js';
@@ -61,31 +66,50 @@ export interface CpuBackendOptions {
    * 0 shares out every splittable step, however small (tests, tuning).
    */
   splitWork?: number;
+  /**
+   * The most one Wasm memory holds (default and at most 4 GiB, wasm32's reach): a planned model
+   * that needs more gets several memories. Smaller values force sharding (tests, tuning).
+   */
+  maxMemoryBytes?: number;
+  /** Spread the planned graph's nodes round-robin over this many memories (tests: every op's inputs cross memories). */
+  interleaveMemories?: number;
 }
 
-/** The memory a model needs: the backend's Wasm memory is created at this size. */
+/** The memory a model needs: the backend's Wasm memories are created at this size. */
 export interface CpuMemoryPlan {
-  /** Bytes of the weights (their span in the file). */
-  readonly weightBytes: number;
+  /** The weights, by their place in the file. */
+  readonly tensors: readonly TensorSpan[];
   /** The KV cache a session will create. */
   readonly kv: KVCacheSpec;
   /** The largest step (a full prompt batch), whose scratch is planned to size the memory. */
   readonly batch: Graph;
 }
 
-/** What a CPU backend's memory will hold, in bytes: the size it is created at. */
+/** What a CPU backend's memories will hold, in bytes, summed over them: the size they are created at. */
 export interface CpuMemoryParts {
-  /** The kernels' static data (below `heap_base()`). */
+  /** The kernels' static data (below `heap_base()`), in each memory. */
   readonly kernels: number;
   readonly weights: number;
   readonly kv: number;
-  /** The largest step's activations, each thread's attention scratch, the GELU table, alignment. */
+  /** The largest step's activations, each thread's attention scratch, the GELU table, alignment (each memory). */
   readonly scratch: number;
   readonly total: number;
+  /** Wasm memories (1 unless the model needs more than one holds). */
+  readonly memories: number;
 }
 
 /** The most worker threads one backend starts. */
 export const MAX_THREADS = 256;
+
+/** One Wasm memory with its kernel instance, and the blocks the backend keeps in it. */
+interface Shard {
+  readonly k: KernelExports;
+  readonly arena: WasmArena;
+  readonly weights: Map<string, number>;
+  scratch?: { ptr: number; bytes: number };
+  attentionScratch?: { ptr: number; bytes: number };
+  geluTable: number;
+}
 
 class CpuKVCache implements KVCacheHandle {
   released = false;
@@ -97,15 +121,16 @@ class CpuKVCache implements KVCacheHandle {
   ) {}
 }
 
-/** A plan and its id (the workers hold plans by id). */
+/** A segment's plan, the memory it runs in, and its id (the workers hold plans by id). */
 interface IdentifiedPlan {
   readonly plan: Plan;
+  readonly shard: number;
   readonly id: number;
 }
 
 class CpuCompiledGraph implements CompiledGraph {
-  /** One plan per KV cache element type (the attention kernels differ). */
-  readonly plans = new Map<KVCacheType, IdentifiedPlan>();
+  /** The segments' plans per KV cache element type (the attention kernels differ). */
+  readonly plans = new Map<KVCacheType, IdentifiedPlan[]>();
   /** Token ids must index every embedding table (the kernels read rows unchecked). */
   readonly tokenLimit: number;
   constructor(
@@ -139,30 +164,29 @@ export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   readonly description: string;
   readonly capabilities: BackendCapabilities;
-  readonly #k: KernelExports;
-  readonly #arena: WasmArena;
+  readonly #shards: readonly Shard[];
+  readonly #layout: ShardLayout;
   readonly #executor: PlanExecutor;
   readonly #splitWork: number;
-  readonly #weights = new Map<string, number>();
-  #scratch: { ptr: number; bytes: number } | undefined;
-  #attentionScratch: { ptr: number; bytes: number } | undefined;
-  #geluTable = 0;
   #plans = 0;
   /** Steps take turns: they share the scratch blocks. */
   #turn: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  private constructor(variant: KernelVariant, k: KernelExports, arena: WasmArena, executor: PlanExecutor, threading: string, splitWork: number) {
-    this.description = `wasm-simd128${variant === 'relaxed' ? '+relaxed' : ''}, ${threading}`;
-    this.#k = k;
-    this.#arena = arena;
+  private constructor(variant: KernelVariant, memories: MemoryLayout, shards: readonly Shard[], executor: PlanExecutor, threading: string, splitWork: number) {
+    const n = shards.length;
+    this.description = `wasm-simd128${variant === 'relaxed' ? '+relaxed' : ''}, ${threading}${n > 1 ? `, ${n} memories` : ''}`;
+    this.#shards = shards;
+    this.#layout = memories.layout;
     this.#executor = executor;
     this.#splitWork = splitWork;
+    const k = shards[0]!.k;
+    const oneMemory = memories.limit - k.heap_base();
     this.capabilities = {
       tensorTypes: new Set(MATRIX_TYPES.filter((t) => this.#kernel(`matmul_${typeName(t).toLowerCase()}`))),
       kvTypes: ['f32', 'f16'],
-      maxBufferBytes: WASM32_BYTES - k.heap_base(),
-      memoryBytes: WASM32_BYTES - k.heap_base(),
+      maxBufferBytes: oneMemory,
+      memoryBytes: n * oneMemory,
     };
   }
 
@@ -173,26 +197,26 @@ export class CpuBackend implements Backend {
     let why = threadsUnavailable();
     if (why === undefined) {
       const shared = await sharedKernels(variant);
-      const memory = createMemory(options.memory ? checkFits(await memoryParts(module, options.memory, threads)) : 0, true);
-      const k = await instantiateKernels(shared, memory);
-      const arena = new WasmArena(memory, k.heap_base());
+      const layout = await memoryLayout(module, options, threads);
+      const memories = layout.sizes.map((bytes) => createMemory(bytes, true));
+      const shards = await Promise.all(memories.map((m) => createShard(shared, m)));
       try {
-        const pool = await WorkerPool.start(threads, shared, memory);
-        return new CpuBackend(variant, k, arena, pool, `${threads} worker thread${threads === 1 ? '' : 's'}`, splitWork);
+        const pool = await WorkerPool.start(threads, shared, memories);
+        return new CpuBackend(variant, layout, shards, pool, `${threads} worker thread${threads === 1 ? '' : 's'}`, splitWork);
       } catch (err) {
         // Detect, never assume: workers that cannot start (a CSP, a broken install) leave the
-        // calling thread, on the same memory.
+        // calling thread, on the same memories.
         why = `worker threads failed to start: ${(err as Error).message}`;
-        return new CpuBackend(variant, k, arena, new InThreadExecutor(k, memory), inThread(why), splitWork);
+        return new CpuBackend(variant, layout, shards, new InThreadExecutor(shards), inThread(why), splitWork);
       }
     }
-    const memory = createMemory(options.memory ? checkFits(await memoryParts(module, options.memory, 1)) : 0, false);
-    const k = await instantiateKernels(module, memory);
-    return new CpuBackend(variant, k, new WasmArena(memory, k.heap_base()), new InThreadExecutor(k, memory), inThread(why), splitWork);
+    const layout = await memoryLayout(module, options, 1);
+    const shards = await Promise.all(layout.sizes.map((bytes) => createShard(module, createMemory(bytes, false))));
+    return new CpuBackend(variant, layout, shards, new InThreadExecutor(shards), inThread(why), splitWork);
   }
 
   #kernel(fn: string): ((...args: number[]) => number) | undefined {
-    const f = (this.#k as unknown as Record<string, unknown>)[fn];
+    const f = (this.#shards[0]!.k as unknown as Record<string, unknown>)[fn];
     return typeof f === 'function' ? (f as (...args: number[]) => number) : undefined;
   }
 
@@ -219,28 +243,32 @@ export class CpuBackend implements Backend {
       const s = this.#weightSupport(t);
       if (!s.ok) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', s.reason);
     }
-    if (tensors.length === 0) return;
-    // Tensors keep their file layout: one block covering them, filled by sequential reads.
-    const start = Math.min(...tensors.map((t) => t.offset));
-    const end = Math.max(...tensors.map((t) => t.offset + t.byteLength));
-    const total = end - start;
-    const base = this.#arena.alloc(total, `the weights (${(total / 2 ** 20).toFixed(1)} MiB)`);
-    try {
-      for (let done = 0; done < total; done += LOAD_CHUNK) {
-        throwIfAborted(options.signal);
-        const n = Math.min(LOAD_CHUNK, total - done);
-        await file.source.readInto(file.dataOffset + start + done, this.#arena.bytes(base + done, n), options.signal);
-        options.onProgress?.({ loadedBytes: done + n, totalBytes: total });
+    // Tensors keep their file layout: each memory gets blocks covering its tensors, filled by
+    // sequential reads.
+    const blocks = this.#shards.flatMap((shard, i) => weightRuns(tensors.filter((t) => this.#layout.homesOf(t.name).includes(i))).map((run) => ({ shard, run })));
+    const total = blocks.reduce((n, b) => n + b.run.end - b.run.start, 0);
+    let loaded = 0;
+    for (const { shard, run } of blocks) {
+      const bytes = run.end - run.start;
+      const base = shard.arena.alloc(bytes, `the weights (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
+      try {
+        for (let done = 0; done < bytes; done += LOAD_CHUNK) {
+          throwIfAborted(options.signal);
+          const n = Math.min(LOAD_CHUNK, bytes - done);
+          await file.source.readInto(file.dataOffset + run.start + done, shard.arena.bytes(base + done, n), options.signal);
+          loaded += n;
+          options.onProgress?.({ loadedBytes: loaded, totalBytes: total });
+        }
+      } catch (err) {
+        shard.arena.free(base);
+        throw err;
       }
-    } catch (err) {
-      this.#arena.free(base);
-      throw err;
+      for (const t of run.tensors) shard.weights.set(t.name, base + t.offset - run.start);
     }
-    for (const t of tensors) this.#weights.set(t.name, base + t.offset - start);
   }
 
-  #weightPtr(w: WeightHandle): number {
-    const ptr = this.#weights.get(w.name);
+  #weightPtr(shard: Shard, w: WeightHandle): number {
+    const ptr = shard.weights.get(w.name);
     if (ptr === undefined) throw new WasmChordError('INVALID_ARGUMENT', `tensor ${w.name} was not loaded on this backend`);
     return ptr;
   }
@@ -248,25 +276,37 @@ export class CpuBackend implements Backend {
   createKVCache(spec: KVCacheSpec): KVCacheHandle {
     this.#checkAlive();
     checkKVSpec(spec, this);
+    const blocks: { arena: WasmArena; ptr: number }[] = [];
     const keys: number[] = [];
     const values: number[] = [];
     try {
-      for (const layer of spec.layers) {
-        const bytes = kvLayerBytes(spec, layer);
-        keys.push(this.#arena.alloc(bytes, 'the KV cache'));
-        values.push(this.#arena.alloc(bytes, 'the KV cache'));
-      }
+      spec.layers.forEach((layer, l) => {
+        const { arena } = this.#kvShard(l);
+        for (const list of [keys, values]) {
+          const ptr = arena.alloc(kvLayerBytes(spec, layer), 'the KV cache');
+          blocks.push({ arena, ptr });
+          list.push(ptr);
+        }
+      });
     } catch (err) {
-      [...keys, ...values].forEach((p) => this.#arena.free(p));
+      blocks.forEach((b) => b.arena.free(b.ptr));
       throw err;
     }
     return new CpuKVCache(spec, this, keys, values);
   }
 
+  #kvShard(layer: number): Shard {
+    return this.#shards[this.#layout.kvShard(layer)]!;
+  }
+
   releaseKVCache(cache: KVCacheHandle): void {
     const c = this.#own(cache);
     if (c.released) return;
-    [...c.keys, ...c.values].forEach((p) => this.#arena.free(p));
+    c.spec.layers.forEach((_, l) => {
+      const { arena } = this.#kvShard(l);
+      arena.free(c.keys[l]!);
+      arena.free(c.values[l]!);
+    });
     c.released = true;
   }
 
@@ -276,18 +316,22 @@ export class CpuBackend implements Backend {
     return new CpuCompiledGraph(graph, this);
   }
 
-  #plan(compiled: CpuCompiledGraph, kvType: KVCacheType): IdentifiedPlan {
+  /** The plans of the graph's segments (one per memory it passes through), made once per KV type. */
+  #segments(compiled: CpuCompiledGraph, kvType: KVCacheType): IdentifiedPlan[] {
     let identified = compiled.plans.get(kvType);
     if (!identified) {
-      const plan = planGraph(compiled.graph, {
-        weightPtr: (w) => this.#weightPtr(w),
-        geluTable: () => this.#geluTableFor(),
-        kvType,
+      identified = segmentGraph(compiled.graph, this.#layout.place(compiled.graph)).map((segment) => {
+        const shard = this.#shards[segment.shard]!;
+        const plan = planGraph(
+          segment.graph,
+          { weightPtr: (w) => this.#weightPtr(shard, w), geluTable: () => geluTableOf(shard), kvType },
+          segment.exports,
+        );
+        for (const step of plan.steps) {
+          if (step.kind === 'kernel' && !this.#kernel(step.fn)) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', `the CPU kernels have no ${step.fn}`);
+        }
+        return { plan, shard: segment.shard, id: this.#plans++ };
       });
-      for (const step of plan.steps) {
-        if (step.kind === 'kernel' && !this.#kernel(step.fn)) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', `the CPU kernels have no ${step.fn}`);
-      }
-      identified = { plan, id: this.#plans++ };
       compiled.plans.set(kvType, identified);
     }
     return identified;
@@ -310,78 +354,70 @@ export class CpuBackend implements Backend {
     if (!Number.isInteger(pos0) || pos0 < 0 || pos0 + tokens.length > ctx) {
       throw new WasmChordError('CONTEXT_FULL', `positions ${pos0}..${pos0 + tokens.length - 1} do not fit a context of ${ctx}`);
     }
-    const { plan, id } = this.#plan(compiled, kv.spec.type);
-    if (pos0 + tokens.length > plan.maxPositions) {
-      throw new WasmChordError('CONTEXT_FULL', `the model's position table has ${plan.maxPositions} positions`);
+    const segments = this.#segments(compiled, kv.spec.type);
+    const maxPositions = Math.min(...segments.map((s) => s.plan.maxPositions));
+    if (pos0 + tokens.length > maxPositions) {
+      throw new WasmChordError('CONTEXT_FULL', `the model's position table has ${maxPositions} positions`);
     }
     const step = this.#turn.then(async () => {
-      this.#checkAlive();
-      // Attention scratch is sized for the whole context, so that no position re-sizes it; each
-      // lane (thread) has its own.
-      const perLane = plan.maxHeadDim > 0 ? this.#k.attention_scratch_bytes(ctx, plan.maxHeadDim) : 0;
-      const attention = perLane > 0 ? this.#reserve('#attentionScratch', perLane * this.#executor.threads, 'attention scratch') : 0;
-      const base = this.#reserve('#scratch', plan.scratchBytes, 'activations');
-      this.#arena.i32(base + plan.tokensOffset, tokens.length).set(tokens);
-      const positions = this.#arena.i32(base + plan.positionsOffset, tokens.length);
-      for (let i = 0; i < tokens.length; i++) positions[i] = pos0 + i;
-      const params: RunParams = {
-        plan: id,
-        begin: 0,
-        end: plan.steps.length,
-        scratch: base,
-        pos0,
-        kvStride: ctx,
-        attention,
-        attentionStride: perLane,
-        keys: kv.keys,
-        values: kv.values,
-        splitWork: this.#splitWork,
-      };
-      if (!options.inspect) await this.#executor.run(params, plan);
-      else {
-        // Debugging: the plan runs in pieces, each ending with a node's output, read in between.
-        let begin = 0;
-        for (let i = 0; i < plan.steps.length; i++) {
-          const done = plan.steps[i]!.completes;
-          if (!done) continue;
-          await this.#executor.run({ ...params, begin, end: i + 1 }, plan);
-          begin = i + 1;
-          const node = graph.nodes[done.node]!;
-          options.inspect(node, this.#arena.f32(base + done.offset, node.rows * node.cols).slice());
+      // Values computed in one segment and read in a later one, copied out as each segment ends.
+      const crossing = new Map<number, Uint8Array>();
+      let output: Float32Array | undefined;
+      for (const { plan, shard: index, id } of segments) {
+        this.#checkAlive();
+        const shard = this.#shards[index]!;
+        const { arena } = shard;
+        // Attention scratch is sized for the whole context, so that no position re-sizes it; each
+        // lane (thread) has its own.
+        const perLane = plan.maxHeadDim > 0 ? shard.k.attention_scratch_bytes(ctx, plan.maxHeadDim) : 0;
+        const attention = perLane > 0 ? reserve(shard, 'attentionScratch', perLane * this.#executor.threads, 'attention scratch') : 0;
+        const base = reserve(shard, 'scratch', plan.scratchBytes, 'activations');
+        arena.i32(base + plan.tokensOffset, tokens.length).set(tokens);
+        const positions = arena.i32(base + plan.positionsOffset, tokens.length);
+        for (let i = 0; i < tokens.length; i++) positions[i] = pos0 + i;
+        for (const v of plan.imports) arena.bytes(base + v.offset, v.bytes).set(crossing.get(v.node)!);
+        const params: RunParams = {
+          plan: id,
+          shard: index,
+          begin: 0,
+          end: plan.steps.length,
+          scratch: base,
+          pos0,
+          kvStride: ctx,
+          attention,
+          attentionStride: perLane,
+          keys: kv.keys,
+          values: kv.values,
+          splitWork: this.#splitWork,
+        };
+        if (!options.inspect) await this.#executor.run(params, plan);
+        else {
+          // Debugging: the plan runs in pieces, each ending with a node's output, read in between.
+          let begin = 0;
+          for (let i = 0; i < plan.steps.length; i++) {
+            const done = plan.steps[i]!.completes;
+            if (!done) continue;
+            await this.#executor.run({ ...params, begin, end: i + 1 }, plan);
+            begin = i + 1;
+            const node = graph.nodes.find((n) => n.id === done.node)!;
+            options.inspect(node, arena.f32(base + done.offset, node.rows * node.cols).slice());
+          }
         }
+        for (const v of plan.exports) crossing.set(v.node, arena.bytes(base + v.offset, v.bytes).slice());
+        if (plan.outputNode === graph.output.id) output = arena.f32(base + plan.outputOffset, plan.outputLength).slice();
       }
-      return this.#arena.f32(base + plan.outputOffset, plan.outputLength).slice();
+      return output!;
     });
     this.#turn = step.catch(() => {});
     return step;
   }
 
-  /** Grows one of the backend's reusable blocks to at least `bytes`; returns its address. */
-  #reserve(which: '#scratch' | '#attentionScratch', bytes: number, what: string): number {
-    let block = which === '#scratch' ? this.#scratch : this.#attentionScratch;
-    if (!block || block.bytes < bytes) {
-      if (block) this.#arena.free(block.ptr);
-      block = { ptr: this.#arena.alloc(bytes, what), bytes };
-      if (which === '#scratch') this.#scratch = block;
-      else this.#attentionScratch = block;
-    }
-    return block.ptr;
-  }
-
-  #geluTableFor(): number {
-    if (!this.#geluTable) {
-      this.#geluTable = this.#arena.alloc(GELU_TABLE_BYTES, 'the GELU table');
-      this.#k.gelu_ggml_table_init(this.#geluTable);
-    }
-    return this.#geluTable;
-  }
-
-  /** The byte range of (layer, K or V, kv head) positions [from, from+count) in the cache. */
+  /** The byte range of (layer, K or V, kv head) positions [from, from+count) in the cache, and its memory. */
   #kvRange(kv: CpuKVCache, layer: number, which: 'keys' | 'values', head: number, from: number, count: number) {
     const { headDim } = kv.spec.layers[layer]!;
     const eb = kvElementBytes(kv.spec.type);
     const start = kv[which][layer]! + ((head * kv.spec.contextSize + from) * headDim) * eb;
-    return { start, bytes: count * headDim * eb };
+    return { arena: this.#kvShard(layer).arena, start, bytes: count * headDim * eb };
   }
 
   async readKV(cache: KVCacheHandle, n: number): Promise<KVLayerData[]> {
@@ -392,7 +428,7 @@ export class CpuBackend implements Backend {
         const parts: Uint8Array[] = [];
         for (let h = 0; h < layer.nKvHead; h++) {
           const r = this.#kvRange(kv, l, which, h, 0, n);
-          parts.push(this.#arena.bytes(r.start, r.bytes));
+          parts.push(r.arena.bytes(r.start, r.bytes));
         }
         return concatBytes(parts);
       };
@@ -410,7 +446,8 @@ export class CpuBackend implements Backend {
         const data = layers[l]![which];
         const per = this.#kvRange(kv, l, which, 0, 0, n).bytes;
         for (let h = 0; h < layer.nKvHead; h++) {
-          this.#arena.bytes(this.#kvRange(kv, l, which, h, 0, n).start, per).set(data.subarray(h * per, (h + 1) * per));
+          const r = this.#kvRange(kv, l, which, h, 0, n);
+          r.arena.bytes(r.start, per).set(data.subarray(h * per, (h + 1) * per));
         }
       }
     });
@@ -423,31 +460,38 @@ export class CpuBackend implements Backend {
     checkKVShift(kv.spec, shift);
     const count = used - keep - discard;
     const maxHeadDim = Math.max(...kv.spec.layers.map((l) => l.headDim));
-    const tmp = this.#arena.alloc(Math.max(1, count) * (maxHeadDim + 1) * 4, 'a context shift');
+    // Each memory holding KV layers gets its own temporary block (the kernels reach only their own).
+    const temps = new Map<Shard, number>();
     try {
-      const positions = this.#arena.i32(tmp, count);
-      positions.fill(-discard);
-      const rows = tmp + count * 4;
       kv.spec.layers.forEach((layer, l) => {
+        const shard = this.#kvShard(l);
+        const { arena, k } = shard;
+        let tmp = temps.get(shard);
+        if (tmp === undefined) {
+          temps.set(shard, (tmp = arena.alloc(Math.max(1, count) * (maxHeadDim + 1) * 4, 'a context shift')));
+          arena.i32(tmp, count).fill(-discard);
+        }
+        const rows = tmp + count * 4;
         const rope = layer.rope!;
         for (let h = 0; h < layer.nKvHead; h++) {
           for (const which of ['keys', 'values'] as const) {
             const from = this.#kvRange(kv, l, which, h, keep + discard, count);
             const to = this.#kvRange(kv, l, which, h, keep, count);
-            new Uint8Array(this.#arena.memory.buffer).copyWithin(to.start, from.start, from.start + from.bytes);
+            new Uint8Array(arena.memory.buffer).copyWithin(to.start, from.start, from.start + from.bytes);
           }
           if (count === 0) continue;
           // Keys were rotated at their old positions: rotate them back by `discard`.
-          const k = this.#kvRange(kv, l, 'keys', h, keep, count).start;
-          const f32 = kv.spec.type === 'f32' ? k : rows;
-          if (kv.spec.type === 'f16') this.#k.f16_to_f32(k, rows, count * layer.headDim);
-          const ff = rope.freqFactors ? this.#weightPtr(rope.freqFactors) : 0;
-          this.#kernel(`rope_${rope.mode}_f32`)!(f32, layer.headDim, f32, layer.headDim, tmp, 1, layer.headDim, rope.nRot, rope.freqBase, rope.freqScale, ff, 0, count);
-          if (kv.spec.type === 'f16') this.#k.f32_to_f16(rows, k, count * layer.headDim);
+          const keys = this.#kvRange(kv, l, 'keys', h, keep, count).start;
+          const f32 = kv.spec.type === 'f32' ? keys : rows;
+          if (kv.spec.type === 'f16') k.f16_to_f32(keys, rows, count * layer.headDim);
+          const ff = rope.freqFactors ? this.#weightPtr(shard, rope.freqFactors) : 0;
+          const ropeKernel = (k as unknown as Record<string, (...args: number[]) => number>)[`rope_${rope.mode}_f32`]!;
+          ropeKernel(f32, layer.headDim, f32, layer.headDim, tmp, 1, layer.headDim, rope.nRot, rope.freqBase, rope.freqScale, ff, 0, count);
+          if (kv.spec.type === 'f16') k.f32_to_f16(rows, keys, count * layer.headDim);
         }
       });
     } finally {
-      this.#arena.free(tmp);
+      for (const [shard, tmp] of temps) shard.arena.free(tmp);
     }
   }
 
@@ -467,15 +511,43 @@ export class CpuBackend implements Backend {
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'the CPU backend was disposed');
   }
 
-  /** The Wasm memory's size now (what the process has reserved for this model). */
+  /** The Wasm memories' size now (what the process has reserved for this model). */
   get memoryBytes(): number {
-    return this.#arena.memory.buffer.byteLength;
+    return this.#shards.reduce((n, s) => n + s.arena.memory.buffer.byteLength, 0);
+  }
+
+  /** Wasm memories the model is spread over. */
+  get memories(): number {
+    return this.#shards.length;
   }
 
   async dispose(): Promise<void> {
     this.#disposed = true;
     await this.#executor.dispose();
   }
+}
+
+async function createShard(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Shard> {
+  const k = await instantiateKernels(module, memory);
+  return { k, arena: new WasmArena(memory, k.heap_base()), weights: new Map(), geluTable: 0 };
+}
+
+/** Grows one of a memory's reusable blocks to at least `bytes`; returns its address. */
+function reserve(shard: Shard, which: 'scratch' | 'attentionScratch', bytes: number, what: string): number {
+  let block = shard[which];
+  if (!block || block.bytes < bytes) {
+    if (block) shard.arena.free(block.ptr);
+    block = shard[which] = { ptr: shard.arena.alloc(bytes, what), bytes };
+  }
+  return block.ptr;
+}
+
+function geluTableOf(shard: Shard): number {
+  if (!shard.geluTable) {
+    shard.geluTable = shard.arena.alloc(GELU_TABLE_BYTES, 'the GELU table');
+    shard.k.gelu_ggml_table_init(shard.geluTable);
+  }
+  return shard.geluTable;
 }
 
 function inThread(why: string): string {
@@ -498,34 +570,43 @@ async function threadCount(threads: number | undefined): Promise<number> {
 }
 
 /**
- * The memory a CPU backend created with these options starts with, part by part: what
- * `CpuBackend.create` allocates (the same function), for planning before anything is loaded.
+ * The memory a CPU backend created with these options starts with, part by part and summed over
+ * its memories: what `CpuBackend.create` allocates (the same function), for planning before
+ * anything is loaded.
  */
-export async function cpuMemoryParts(plan: CpuMemoryPlan, options: Pick<CpuBackendOptions, 'kernels' | 'threads'> = {}): Promise<CpuMemoryParts> {
+export async function cpuMemoryParts(plan: CpuMemoryPlan, options: Pick<CpuBackendOptions, 'kernels' | 'threads' | 'maxMemoryBytes'> = {}): Promise<CpuMemoryParts> {
   const { module } = await selectKernels(options.kernels);
-  return memoryParts(module, plan, threadsUnavailable() === undefined ? await threadCount(options.threads) : 1);
+  const lanes = threadsUnavailable() === undefined ? await threadCount(options.threads) : 1;
+  return (await memoryLayout(module, { ...options, memory: plan }, lanes)).parts;
 }
 
-/** The most one CPU backend's memory holds: wasm32's 4 GiB (no sharding across memories yet). */
+/** The most one Wasm memory holds: wasm32's 4 GiB. */
 export const CPU_MEMORY_LIMIT = WASM32_BYTES;
 
-/** The planned total, or OUT_OF_MEMORY naming the sizes when one Wasm memory cannot hold it. */
-function checkFits(parts: CpuMemoryParts): number {
-  if (parts.total <= CPU_MEMORY_LIMIT) return parts.total;
-  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
-  throw new WasmChordError(
-    'OUT_OF_MEMORY',
-    `the model needs ${gib(parts.total)} of Wasm memory (weights ${gib(parts.weights)}, KV cache ${gib(parts.kv)}, scratch ${gib(parts.scratch)}); one CPU backend is limited to 4 GiB (wasm32)`,
-  );
+/** The memories a backend creates: their sizes, where the model goes in them, and the parts. */
+interface MemoryLayout {
+  readonly layout: ShardLayout;
+  readonly sizes: readonly number[];
+  readonly parts: CpuMemoryParts;
+  /** The most one memory holds. */
+  readonly limit: number;
 }
 
 /**
- * The bytes a model will occupy: the kernels' statics, the weights, one KV cache, the scratch
- * of its largest step and each lane's attention scratch (sizes from a probe instance of the
- * kernels, so that nothing here repeats their formulas). A graph with weights the kernels cannot
- * compute is not planned: the registry refuses that model, with the reason, once created.
+ * Plans the memories: the kernels' statics, the weights, the KV cache, the scratch of the
+ * largest step and each lane's attention scratch (sizes from a probe instance of the kernels, so
+ * that nothing here repeats their formulas); as many memories as the weights and KV cache need,
+ * each with its own statics and scratch. Without a plan: one small memory that grows. A graph
+ * with weights the kernels cannot compute is planned without scratch: the registry refuses that
+ * model, with the reason, once the backend exists.
  */
-async function memoryParts(module: WebAssembly.Module, plan: CpuMemoryPlan, lanes: number): Promise<CpuMemoryParts> {
+async function memoryLayout(module: WebAssembly.Module, options: CpuBackendOptions, lanes: number): Promise<MemoryLayout> {
+  const limit = options.maxMemoryBytes === undefined ? CPU_MEMORY_LIMIT : checkNumber('maxMemoryBytes', options.maxMemoryBytes, { min: PAGE, max: CPU_MEMORY_LIMIT, integer: true });
+  const plan = options.memory;
+  if (!plan) {
+    const parts = { kernels: 0, weights: 0, kv: 0, scratch: 0, total: UNPLANNED_PAGES * PAGE, memories: 1 };
+    return { layout: ShardLayout.single(), sizes: [0], parts, limit };
+  }
   const probe = await instantiateKernels(module, new WebAssembly.Memory({ initial: UNPLANNED_PAGES }));
   const { kv } = plan;
   let step = 0;
@@ -535,6 +616,18 @@ async function memoryParts(module: WebAssembly.Module, plan: CpuMemoryPlan, lane
   } catch (err) {
     if (!isWasmChordError(err, 'UNSUPPORTED_TENSOR_TYPE')) throw err;
   }
-  const parts = { kernels: probe.heap_base(), weights: plan.weightBytes, kv: kvCacheBytes(kv), scratch: step + GELU_TABLE_BYTES + PLAN_SLACK };
-  return { ...parts, total: parts.kernels + parts.weights + parts.kv + parts.scratch };
+  const kernels = probe.heap_base();
+  const scratch = step + GELU_TABLE_BYTES + PLAN_SLACK;
+  const interleave = options.interleaveMemories === undefined ? undefined : checkNumber('interleaveMemories', options.interleaveMemories, { min: 1, max: 64, integer: true });
+  const layout = ShardLayout.plan(plan.batch, plan.tensors, kv, { budget: limit - kernels - scratch, interleave });
+  const weights = Array.from({ length: layout.count }, (_, i) =>
+    weightRuns(plan.tensors.filter((t) => layout.homesOf(t.name).includes(i))).reduce((n, r) => n + r.end - r.start, 0),
+  );
+  const kvBytes = weights.map(() => 0);
+  kv.layers.forEach((layer, l) => (kvBytes[layout.kvShard(l)]! += 2 * kvLayerBytes(kv, layer)));
+  const sizes = weights.map((w, i) => kernels + w + kvBytes[i]! + scratch);
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  const n = layout.count;
+  const parts = { kernels: n * kernels, weights: sum(weights), kv: sum(kvBytes), scratch: n * scratch, total: sum(sizes), memories: n };
+  return { layout, sizes, parts, limit };
 }

@@ -18,6 +18,8 @@ import type { HostCall, KernelCall, Patch, Plan, PlanStep } from './planner.js';
 export interface RunParams {
   /** The plan's id within its backend. */
   readonly plan: number;
+  /** The memory (and kernel instance) the plan runs in. */
+  readonly shard: number;
   /** Steps [begin, end) of the plan. */
   readonly begin: number;
   readonly end: number;
@@ -176,16 +178,17 @@ export class InThreadExecutor implements PlanExecutor {
   readonly #runners = new Map<number, PlanRunner>();
   #disposed = false;
 
-  constructor(
-    readonly kernels: KernelExports,
-    readonly memory: WebAssembly.Memory,
-  ) {}
+  /** `instances`: each memory's kernels, by shard. */
+  constructor(readonly instances: readonly { readonly k: KernelExports; readonly arena: { readonly memory: WebAssembly.Memory } }[]) {}
 
   async run(params: RunParams, plan: Plan): Promise<void> {
     await yieldToEventLoop();
     if (this.#disposed) throw new WasmChordError('DISPOSED', 'the CPU backend was disposed');
     let runner = this.#runners.get(params.plan);
-    if (!runner) this.#runners.set(params.plan, (runner = new PlanRunner(plan, this.kernels, this.memory)));
+    if (!runner) {
+      const { k, arena } = this.instances[params.shard]!;
+      this.#runners.set(params.plan, (runner = new PlanRunner(plan, k, arena.memory)));
+    }
     runner.run(params, SOLO);
   }
 

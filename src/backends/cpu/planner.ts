@@ -65,6 +65,8 @@ export interface Plan {
   /** Where the backend writes the step's token ids (i32) and positions (i32) before running. */
   readonly tokensOffset: number;
   readonly positionsOffset: number;
+  /** The node whose value the plan's output is (the step's output, in the segment that has it). */
+  readonly outputNode: number;
   readonly outputOffset: number;
   readonly outputLength: number;
   /** The KV cache element type the plan was made for. */
@@ -73,6 +75,20 @@ export interface Plan {
   readonly maxHeadDim: number;
   /** Positions the learned position tables cover (Infinity without such tables). */
   readonly maxPositions: number;
+  /**
+   * A plan of part of a graph (one memory's share of a sharded model): the values it reads that
+   * other parts compute, copied in before it runs, and the values it computes that later parts
+   * read, copied out after. Empty for a whole graph.
+   */
+  readonly imports: readonly PlacedValue[];
+  readonly exports: readonly PlacedValue[];
+}
+
+/** A node's value (by id) and where it lives in the scratch block (plans travel to workers: plain data). */
+export interface PlacedValue {
+  readonly node: number;
+  readonly offset: number;
+  readonly bytes: number;
 }
 
 /** Where the backend keeps what the graph refers to. */
@@ -270,7 +286,11 @@ const LOWER: Lowering = {
   },
 };
 
-export function planGraph(graph: Graph, ctx: PlanContext): Plan {
+/**
+ * Plans `graph`, or a part of one: nodes whose inputs are not among `graph.nodes` read values
+ * imported from elsewhere, and `exports` stay in place until the plan ends.
+ */
+export function planGraph(graph: Graph, ctx: PlanContext, exports: readonly GraphNode[] = []): Plan {
   const layout = new ScratchLayout();
   const steps: PlanStep[] = [];
   const n = graph.nTokens;
@@ -286,6 +306,7 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
       }
     }
   });
+  for (const node of exports) lastUse.delete(`${node.id}`);
   const freedAfter: string[][] = graph.nodes.map(() => []);
   for (const [key, step] of lastUse) freedAfter[step]!.push(key);
 
@@ -316,6 +337,11 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
     host: (moe) => steps.push({ kind: 'host', moe }),
   };
 
+  const own = new Set(graph.nodes.map((node) => node.id));
+  const imports = new Map<number, GraphNode>();
+  for (const node of graph.nodes) for (const input of inputsOf(node)) if (!own.has(input.id)) imports.set(input.id, input);
+  for (const node of imports.values()) place(`${node.id}`, f32Bytes(node));
+
   graph.nodes.forEach((node, step) => {
     // Quantized copies of matmul inputs are made just before their first reader.
     if (node.op === 'matmul') {
@@ -344,10 +370,13 @@ export function planGraph(graph: Graph, ctx: PlanContext): Plan {
     scratchBytes: layout.top,
     tokensOffset: emitter.tokens,
     positionsOffset: emitter.positions,
+    outputNode: graph.output.id,
     outputOffset: at(graph.output),
     outputLength: graph.output.rows * graph.output.cols,
     kvType: ctx.kvType,
     maxHeadDim,
     maxPositions,
+    imports: [...imports.values()].map((node) => ({ node: node.id, offset: at(node), bytes: f32Bytes(node) })),
+    exports: exports.map((node) => ({ node: node.id, offset: at(node), bytes: f32Bytes(node) })),
   };
 }

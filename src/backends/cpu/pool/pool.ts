@@ -36,8 +36,8 @@ export class WorkerPool implements PlanExecutor {
     return this.#workers.length;
   }
 
-  /** Starts `lanes` workers over `memory`, each with its own instance of `module`. */
-  static async start(lanes: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WorkerPool> {
+  /** Starts `lanes` workers over `memories`, each with its own instance of `module` per memory. */
+  static async start(lanes: number, module: WebAssembly.Module, memories: readonly WebAssembly.Memory[]): Promise<WorkerPool> {
     const buffer = createControlBlock();
     let pool: WorkerPool | undefined;
     const ready: Promise<void>[] = [];
@@ -52,7 +52,7 @@ export class WorkerPool implements PlanExecutor {
         };
         const lost = (error: Error) => (pool ? pool.#lose(error) : started.reject(error));
         return spawnCpuWorker({ message, lost }).then((w) => {
-          w.post({ kind: 'init', module, memory, control: buffer, lane, lanes } satisfies WorkerRequest);
+          w.post({ kind: 'init', module, memories, control: buffer, lane, lanes } satisfies WorkerRequest);
           return w;
         });
       }),
@@ -74,7 +74,7 @@ export class WorkerPool implements PlanExecutor {
   async run(params: RunParams, plan: Plan): Promise<void> {
     if (this.#stopped) throw this.#stopped;
     if (!this.#sent.has(params.plan)) {
-      for (const w of this.#workers) w.post({ kind: 'plan', id: params.plan, plan } satisfies WorkerRequest);
+      for (const w of this.#workers) w.post({ kind: 'plan', id: params.plan, shard: params.shard, plan } satisfies WorkerRequest);
       this.#sent.add(params.plan);
     }
     this.#control.reset();
