@@ -44,7 +44,7 @@ export function parseSplitName(name: string): { prefix: string; no: number; coun
 }
 
 /** The name of shard `no` of the set that `name` names a shard of (a URL keeps its query). */
-function siblingName(name: string, no: number, count: number): string {
+export function siblingName(name: string, no: number, count: number): string {
   if (!isUrl(name)) return splitFileName(parseSplitName(name)!.prefix, no, count);
   const url = new URL(name);
   url.pathname = splitFileName(parseSplitName(url.href)!.prefix, no, count);

@@ -8,7 +8,7 @@ import type { ByteSource } from '../gguf/byte-source.js';
 import { HttpSource } from '../gguf/http-source.js';
 import { openByteSource, type ByteSourceInput } from '../gguf/open-source.js';
 import type { GGUFFile } from '../gguf/reader.js';
-import { readGGUFSet, readGGUFShards } from '../gguf/split.js';
+import { parseSplitName, readGGUFSet, readGGUFShards, siblingName } from '../gguf/split.js';
 import { host } from '../platform/host.js';
 import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkSignal, checkString } from '../validate.js';
 import { downloadToStore, type DownloadProgress } from './download.js';
@@ -79,13 +79,24 @@ export class ModelCache {
     return entry ? this.#store.delete(entry.source) : false;
   }
 
-  /** The model's entry, downloaded first unless it is already here. */
+  /**
+   * The model's entry, downloaded first unless it is already here. A shard of a split set brings
+   * the other shards too (each its own entry), so the set loads offline.
+   */
   async pull(model: string, options: PullOptions = {}): Promise<StoreEntry> {
     checkKnownKeys('pull', options, PULL_KEYS);
     checkString('model', model);
     const ref = parseModelRef(model);
     if (!ref) throw new WasmChordError('INVALID_ARGUMENT', `"${model}" is not a URL or a Hugging Face id (hf://owner/repo/file.gguf, owner/repo:QUANT)`);
-    return pull(this.#store, ref, { ...checkPull(options), hubEndpoint: this.#hubEndpoint });
+    const checked = { ...checkPull(options), hubEndpoint: this.#hubEndpoint };
+    const entry = await pull(this.#store, ref, checked);
+    const split = parseSplitName(entry.source);
+    for (let no = 0; split && no < split.count; no++) {
+      const sibling = siblingName(entry.source, no, split.count);
+      // The sha256 given is the named shard's, not its siblings'.
+      if (sibling !== entry.source) await pull(this.#store, parseModelRef(sibling)!, { ...checked, sha256: undefined });
+    }
+    return entry;
   }
 
   estimate(): Promise<StoreEstimate> {

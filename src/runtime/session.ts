@@ -51,6 +51,8 @@ export interface GenerationResult {
   /** The generated token ids (the end-of-generation token excluded). */
   tokens: number[];
   promptTokens: number[];
+  /** Prompt tokens the context already held (from an earlier call) and did not evaluate again. */
+  cachedTokens: number;
   stopReason: StopReason;
   timings: {
     prefillMs: number;
@@ -164,6 +166,7 @@ export class LocalSession implements ModelSession {
       const evaluated = stats.promptTokens - stats.reusedTokens;
       return {
         promptTokens,
+        cachedTokens: stats.reusedTokens,
         stopReason: result.value,
         timings: {
           prefillMs: stats.prefillMs,

@@ -221,7 +221,12 @@ function finishReason(result: GenerationResult): FinishReason {
 
 function usage(result: GenerationResult): CompletionUsage {
   const prompt = result.promptTokens.length;
-  return { prompt_tokens: prompt, completion_tokens: result.tokens.length, total_tokens: prompt + result.tokens.length };
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: result.tokens.length,
+    total_tokens: prompt + result.tokens.length,
+    prompt_tokens_details: { cached_tokens: result.cachedTokens },
+  };
 }
 
 function toolCall(c: ParsedToolCall): ChatCompletionMessageToolCall {

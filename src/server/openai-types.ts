@@ -84,6 +84,8 @@ export interface CompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Prompt tokens found already evaluated in the context (a conversation's earlier turns). */
+  prompt_tokens_details: { cached_tokens: number };
 }
 
 export interface ChatCompletionMessage {

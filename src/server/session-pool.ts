@@ -2,7 +2,8 @@
  * The server's contexts: up to `size` sessions of one model, each serving one request at a
  * time; requests beyond them wait in arrival order. A request gets the free session whose
  * context shares the longest prefix with its prompt, so a conversation's next turn finds its
- * history already evaluated (the session reuses that prefix of its KV cache).
+ * history already evaluated (the session reuses that prefix of its KV cache; `usage` reports it
+ * as `prompt_tokens_details.cached_tokens`).
  */
 import { WasmChordError } from '../errors.js';
 import type { Model, ModelSession } from '../runtime/api.js';
@@ -67,13 +68,18 @@ export class SessionPool implements ContextProvider {
     });
   }
 
-  /** The free session holding the longest prefix of `prompt`. */
+  /**
+   * The free session holding the longest prefix of `prompt`; among equals, the one that would
+   * discard the least of its context (so another conversation's history survives).
+   */
   #take(prompt: readonly number[]): ModelSession {
     let best = 0;
     let bestShared = -1;
+    let bestDiscard = Infinity;
     this.#free.forEach((s, i) => {
       const shared = sharedPrefix(s.contextTokens, prompt);
-      if (shared > bestShared) [best, bestShared] = [i, shared];
+      const discard = s.contextTokens.length - shared;
+      if (shared > bestShared || (shared === bestShared && discard < bestDiscard)) [best, bestShared, bestDiscard] = [i, shared, discard];
     });
     return this.#free.splice(best, 1)[0]!;
   }

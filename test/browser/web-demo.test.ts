@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { WasmChord } from '../../src/index.js';
+import { WasmChord, openaiApi, type ChatCompletion } from '../../src/index.js';
 import { SHARED } from '../helpers/shared.js';
 import { buildTinyModel } from '../helpers/tiny-model.js';
 import { browserUnavailable, generateInPage, launchChromium, loadInPage, opfsFiles, opfsText, startDemoServer } from './chromium.js';
@@ -65,6 +65,38 @@ describe('web demo in Chromium', { skip }, () => {
       assert.deepEqual(tokens, expected);
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'web-demo.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the OpenAI-shaped API runs over the page\'s worker model: the JSON-schema completion Node gives', async () => {
+    const request = {
+      messages: [{ role: 'user', content: PROMPT }],
+      temperature: 0.9,
+      seed: 4,
+      max_tokens: 60,
+      response_format: { type: 'json_schema', json_schema: { name: 'p', schema: { type: 'object', properties: { age: { type: 'integer' } }, required: ['age'] } } },
+    };
+    const runtime = await WasmChord.init({ backend: 'cpu' });
+    let expectedContent: string | null;
+    try {
+      const reply = (await openaiApi(await runtime.loadModel(join(SHARED, 'models', MODEL))).chat.completions.create(request)) as ChatCompletion;
+      expectedContent = reply.choices[0]!.message.content;
+    } finally {
+      await runtime.dispose();
+    }
+    const { context, page } = await openDemo();
+    try {
+      assert.equal(await loadInPage(page, `${server.url}/models/${MODEL}`, 'cpu'), 'ready', (await page.textContent('#error')) ?? '');
+      // Passed as text: tsx would add helpers to a function that the page does not have.
+      const content = await page.evaluate(`(async () => {
+        const { openaiApi } = await import('/dist/web/wasm-chord.js');
+        const reply = await openaiApi(globalThis.wasmChordDemo.model).chat.completions.create(${JSON.stringify(request)});
+        return reply.choices[0].message.content;
+      })()`);
+      assert.equal(content, expectedContent);
+      assert.equal(typeof (JSON.parse(String(content)) as { age: unknown }).age, 'number');
     } finally {
       await context.close();
     }

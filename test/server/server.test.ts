@@ -61,7 +61,8 @@ describe('chat completions', () => {
     assert.equal(reply.choices[0]!.message.role, 'assistant');
     assert.equal(reply.choices[0]!.message.content, local.text);
     assert.equal(reply.choices[0]!.finish_reason, local.stopReason === 'length' ? 'length' : 'stop');
-    assert.deepEqual(reply.usage, { prompt_tokens: local.promptTokens.length, completion_tokens: local.tokens.length, total_tokens: local.promptTokens.length + local.tokens.length });
+    const { prompt_tokens_details: _, ...counts } = reply.usage!;
+    assert.deepEqual(counts, { prompt_tokens: local.promptTokens.length, completion_tokens: local.tokens.length, total_tokens: local.promptTokens.length + local.tokens.length });
   });
 
   test('a stream gives the same text in chunks, then the finish reason and usage', async () => {
@@ -259,6 +260,18 @@ describe('the server', () => {
     }
   });
 
+  test('a conversation\'s next turn finds its history in a session (cached_tokens), past another client\'s request', async () => {
+    const turn1 = [{ role: 'user' as const, content: 'Tell me a story about a cat.' }];
+    const first = await client.chat.completions.create({ model: 'm', messages: turn1, max_tokens: 16, temperature: 0 });
+    await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Something else' }], max_tokens: 8, temperature: 0 });
+    const turn2 = [...turn1, { role: 'assistant' as const, content: first.choices[0]!.message.content! }, { role: 'user' as const, content: 'And then?' }];
+    const second = await client.chat.completions.create({ model: 'm', messages: turn2, max_tokens: 8, temperature: 0 });
+    const cached = second.usage!.prompt_tokens_details!.cached_tokens!;
+    assert.ok(cached >= first.usage!.prompt_tokens, `${cached} cached of ${second.usage!.prompt_tokens}; turn 1 had ${first.usage!.prompt_tokens}`);
+    // The same tokens as a fresh context gives.
+    assert.equal(second.choices[0]!.message.content, (await model.generate(turn2, { maxTokens: 8, temperature: 0 })).text);
+  });
+
   test('a client that disconnects mid-stream aborts its generation and frees its session', async () => {
     const abort = new AbortController();
     // A string of at least 150 characters: the reply cannot end before the client leaves.
@@ -266,7 +279,11 @@ describe('the server', () => {
     const stream = await client.chat.completions.create({ model: 'm', messages, max_tokens: 200, temperature: 1, seed: 1, stream: true, response_format: long }, { signal: abort.signal });
     let chunks = 0;
     try {
-      for await (const _ of stream) if (++chunks === 3) abort.abort();
+      for await (const _ of stream) {
+        if (++chunks < 3) continue;
+        abort.abort();
+        break;
+      }
     } catch (e) {
       assert.ok(e instanceof OpenAI.APIUserAbortError || (e as Error).name === 'AbortError', String(e));
     }

@@ -66,6 +66,17 @@ describe('a split set by URL', () => {
     assert.equal(server.log.length, requests, 'a stored set loads with no HTTP request');
   });
 
+  test('ModelCache.pull of one shard stores the whole set; it then loads with no request', async () => {
+    const cacheDir = join(dir, 'pull-store');
+    const cache = await ModelCache.open({ cacheDir });
+    const entry = await cache.pull(`${server.url}/${names[1]}`);
+    assert.equal(entry.source, `${server.url}/${names[1]}`);
+    assert.deepEqual((await cache.list()).map((e) => e.source).sort(), names.map((n) => `${server.url}/${n}`));
+    const requests = server.log.length;
+    assert.equal(await infer(`${server.url}/${names[0]}`, { cacheDir }), expected);
+    assert.equal(server.log.length, requests, 'a pulled set loads with no HTTP request');
+  });
+
   test('a shard missing on the server fails naming it', async () => {
     const set = writeShards(dir, 'gone', await splitBytes(MODEL, { maxBytes: 200_000 }));
     unlinkSync(set[1]!);
