@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { kv, writeGGUF, type GGUFKeyValue, type GGUFWriteTensor } from '../src/gguf/index.js';
 import { quantize } from '../src/quant/index.js';
 import { GGMLType, typeByName, type GGMLTypeId } from '../src/quant/types.js';
-import { spmVocabularyEntries } from '../src/tokenizer/spm-entries.js';
+import { fillerSpmVocabularyEntries } from '../src/tokenizer/spm-entries.js';
 
 export interface SyntheticShape {
   name: string;
@@ -98,20 +98,6 @@ function noise(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** An SPM vocabulary: specials, 256 byte tokens, then filler pieces up to `size`. */
-function vocabulary(size: number): [string, GGUFKeyValue][] {
-  const tokens = ['<unk>', '<s>', '</s>'];
-  const types = [2, 3, 3];
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    types.push(6);
-  }
-  for (let i = tokens.length; i < size; i++) {
-    tokens.push(`\u2581t${i}`);
-    types.push(1);
-  }
-  return spmVocabularyEntries({ tokens, scores: tokens.map((_, i) => -i), types });
-}
 
 /** The path `syntheticModel` writes the model of `shape` in `typeName` to. */
 export function syntheticModelPath(shape: SyntheticShape, typeName: string): string {
@@ -179,7 +165,7 @@ export async function syntheticModel(shape: SyntheticShape, typeName: string): P
     ['llama.rope.dimension_count', kv.u32(hd)],
     ['llama.rope.freq_base', kv.f32(shape.ropeBase ?? 10000)],
     ['llama.attention.layer_norm_rms_epsilon', kv.f32(1e-5)],
-    ...vocabulary(vocab),
+    ...fillerSpmVocabularyEntries(vocab),
   ];
   const tmp = `${path}.partial`;
   const file = await open(tmp, 'w');

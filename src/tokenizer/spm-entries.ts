@@ -26,3 +26,21 @@ export function spmVocabularyEntries(vocab: SpmVocabulary, flags: { addBos?: boo
   if (flags.addEos !== undefined) entries.push(['tokenizer.ggml.add_eos_token', kv.bool(flags.addEos)]);
   return entries;
 }
+
+/**
+ * The metadata of an SPM vocabulary of `size` tokens: the three specials, the 256 byte tokens,
+ * then filler pieces (for models whose text does not matter: speed benchmarks, memory plans).
+ */
+export function fillerSpmVocabularyEntries(size: number): [string, GGUFKeyValue][] {
+  const tokens = ['<unk>', '<s>', '</s>'];
+  const types = [2, 3, 3];
+  for (let b = 0; b < 256; b++) {
+    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    types.push(6);
+  }
+  for (let i = tokens.length; i < size; i++) {
+    tokens.push(`\u2581t${i}`);
+    types.push(1);
+  }
+  return spmVocabularyEntries({ tokens, scores: tokens.map((_, i) => -i), types });
+}

@@ -16,6 +16,7 @@ import type { CpuBackend } from '../../src/backends/cpu/backend.js';
 import { writeGGUF, kv, type GGUFKeyValue, type GGUFWriteTensor } from '../../src/gguf/index.js';
 import type { ByteSource } from '../../src/gguf/byte-source.js';
 import { GGMLType, tensorByteSize, type GGMLTypeId } from '../../src/quant/types.js';
+import { fillerSpmVocabularyEntries } from '../../src/tokenizer/spm-entries.js';
 import { SHARED } from '../helpers/shared.js';
 import { serveFolder } from '../helpers/http-server.js';
 import { runCli } from '../helpers/cli.js';
@@ -147,6 +148,7 @@ function llama(shape: LlamaShape, type: GGMLTypeId): { metadata: [string, GGUFKe
     ['llama.attention.head_count_kv', kv.u32(shape.kvHeads)],
     ['llama.rope.dimension_count', kv.u32(E / shape.heads)],
     ['llama.attention.layer_norm_rms_epsilon', kv.f32(1e-5)],
+    ...fillerSpmVocabularyEntries(V),
   ];
   return { metadata, tensors };
 }
@@ -216,6 +218,29 @@ test('loadModel refuses a URL too large for the CPU before downloading it', asyn
     await server.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(cacheDir, { recursive: true, force: true });
+  }
+});
+
+test('a local file too large for the machine is refused by the CPU backend before anything is allocated or read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'plan-70b-local-'));
+  const file = await headerOf(LLAMA2_70B, GGMLType.Q8_0);
+  const path = join(dir, '70b.gguf');
+  const fd = openSync(path, 'w');
+  writeSync(fd, file.header);
+  ftruncateSync(fd, file.size);
+  closeSync(fd);
+  const runtime = await WasmChord.init({ backend: 'cpu' });
+  try {
+    const before = process.memoryUsage().rss;
+    await assert.rejects(runtime.loadModel(path, { contextSize: 512 }), (err: unknown) => {
+      assert.ok(isWasmChordError(err, 'OUT_OF_MEMORY'), String(err));
+      assert.match((err as Error).message, /needs [\d.]+ GiB of memory \(weights 6\d\.\d GiB.*this machine has [\d.]+ GiB/);
+      return true;
+    });
+    assert.ok(process.memoryUsage().rss - before < 256 * MiB, 'nothing of the model was allocated');
+  } finally {
+    await runtime.dispose();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

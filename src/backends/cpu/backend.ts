@@ -33,6 +33,7 @@ import {
 } from '../backend.js';
 import { isVectorShape, weightsOf, type Graph, type GraphNode, type WeightHandle } from '../graph.js';
 import { checkNumber } from '../../validate.js';
+import { formatBytes } from '../../format.js';
 import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
 import { WasmArena } from './arena.js';
 import {
@@ -197,7 +198,7 @@ export class CpuBackend implements Backend {
     let why = threadsUnavailable();
     if (why === undefined) {
       const shared = await sharedKernels(variant);
-      const layout = await memoryLayout(module, options, threads);
+      const layout = await checkDeviceMemory(await memoryLayout(module, options, threads));
       const memories = layout.sizes.map((bytes) => createMemory(bytes, true));
       const shards = await Promise.all(memories.map((m) => createShard(shared, m)));
       try {
@@ -210,7 +211,7 @@ export class CpuBackend implements Backend {
         return new CpuBackend(variant, layout, shards, new InThreadExecutor(shards), inThread(why), splitWork);
       }
     }
-    const layout = await memoryLayout(module, options, 1);
+    const layout = await checkDeviceMemory(await memoryLayout(module, options, 1));
     const shards = await Promise.all(layout.sizes.map((bytes) => createShard(module, createMemory(bytes, false))));
     return new CpuBackend(variant, layout, shards, new InThreadExecutor(shards), inThread(why), splitWork);
   }
@@ -582,6 +583,23 @@ export async function cpuMemoryParts(plan: CpuMemoryPlan, options: Pick<CpuBacke
 
 /** The most one Wasm memory holds: wasm32's 4 GiB. */
 export const CPU_MEMORY_LIMIT = WASM32_BYTES;
+
+/**
+ * The layout, or OUT_OF_MEMORY when the machine has less memory than it needs: a model past
+ * the machine's memory is refused before anything is allocated, not killed half-way through
+ * its load. (Browsers tell only a lower bound, which never refuses.)
+ */
+async function checkDeviceMemory(layout: MemoryLayout): Promise<MemoryLayout> {
+  const device = await host.deviceMemory();
+  if (device && !device.lowerBound && layout.parts.total > device.bytes) {
+    const { parts } = layout;
+    throw new WasmChordError(
+      'OUT_OF_MEMORY',
+      `the model needs ${formatBytes(parts.total)} of memory (weights ${formatBytes(parts.weights)}, KV cache ${formatBytes(parts.kv)}, scratch ${formatBytes(parts.kernels + parts.scratch)}); this machine has ${formatBytes(device.bytes)}`,
+    );
+  }
+  return layout;
+}
 
 /** The memories a backend creates: their sizes, where the model goes in them, and the parts. */
 interface MemoryLayout {
