@@ -48,7 +48,12 @@ export const host: Host = {
 
   async deviceMemory() {
     const os = await import('node:os');
-    return { bytes: os.totalmem(), lowerBound: false };
+    try {
+      return { bytes: os.totalmem(), lowerBound: false };
+    } catch {
+      // Deno without --allow-sys refuses to tell: unknown, never a reason to refuse a model.
+      return undefined;
+    }
   },
 
   async spawnWorker(script, events) {

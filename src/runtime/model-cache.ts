@@ -7,8 +7,8 @@ import { isWasmChordError, WasmChordError } from '../errors.js';
 import type { ByteSource } from '../gguf/byte-source.js';
 import { HttpSource } from '../gguf/http-source.js';
 import { openByteSource, type ByteSourceInput } from '../gguf/open-source.js';
-import type { GGUFFile } from '../gguf/reader.js';
-import { parseSplitName, readGGUFSet, readGGUFShards, siblingName } from '../gguf/split.js';
+import { readGGUF, type GGUFFile } from '../gguf/reader.js';
+import { parseSplitName, readGGUFSet, readGGUFShards, siblingName, splitInfo } from '../gguf/split.js';
 import { host } from '../platform/host.js';
 import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkSignal, checkString } from '../validate.js';
 import { downloadToStore, type DownloadProgress } from './download.js';
@@ -90,13 +90,23 @@ export class ModelCache {
     if (!ref) throw new WasmChordError('INVALID_ARGUMENT', `"${model}" is not a URL or a Hugging Face id (hf://owner/repo/file.gguf, owner/repo:QUANT)`);
     const checked = { ...checkPull(options), hubEndpoint: this.#hubEndpoint };
     const entry = await pull(this.#store, ref, checked);
-    const split = parseSplitName(entry.source);
-    for (let no = 0; split && no < split.count; no++) {
-      const sibling = siblingName(entry.source, no, split.count);
+    const count = parseSplitName(entry.source) ? await this.#splitCount(entry) : 1;
+    for (let no = 0; count > 1 && no < count; no++) {
+      const sibling = siblingName(entry.source, no, count);
       // The sha256 given is the named shard's, not its siblings'.
       if (sibling !== entry.source) await pull(this.#store, parseModelRef(sibling)!, { ...checked, sha256: undefined });
     }
     return entry;
+  }
+
+  /** The shards of the set a stored file belongs to, from its header (1: not a split set, whatever its name says). */
+  async #splitCount(entry: StoreEntry): Promise<number> {
+    const source = await this.#store.open(entry.source);
+    try {
+      return splitInfo(await readGGUF(source))?.count ?? 1;
+    } finally {
+      await source.close();
+    }
   }
 
   estimate(): Promise<StoreEstimate> {
