@@ -144,6 +144,7 @@ export async function* generate(
 
   const history = [...prompt];
   let reason: StopReason = 'length';
+  let distribution: Float64Array | undefined;
   try {
     for (let n = 0; n < maxTokens; n++) {
       throwIfAborted(signal);
@@ -153,8 +154,8 @@ export async function* generate(
         reason = 'eos';
         break;
       }
-      // The model's distribution, read before the sampler sees the logits.
-      const distribution = topLogprobs === undefined ? undefined : logSoftmax(logits);
+      // The model's distribution, read before the sampler sees the logits (one buffer per generation).
+      if (topLogprobs !== undefined) distribution = logSoftmax(logits, distribution);
       const token = sample(logits, history, allowed);
       if (!options.ignoreEos && tokenizer.isEndOfGeneration(token)) {
         reason = 'eos';
@@ -188,14 +189,14 @@ export async function* generate(
   return flushed.stopped ? 'stop' : reason;
 }
 
-/** log(softmax(logits)), summed in f64. */
-function logSoftmax(logits: Float32Array): Float64Array {
+/** log(softmax(logits)), summed in f64, into `out` when it has the right length. */
+function logSoftmax(logits: Float32Array, out?: Float64Array): Float64Array {
   let max = -Infinity;
   for (const x of logits) if (x > max) max = x;
   let sum = 0;
   for (const x of logits) sum += Math.exp(x - max);
   const offset = max + Math.log(sum);
-  const out = new Float64Array(logits.length);
+  if (out?.length !== logits.length) out = new Float64Array(logits.length);
   for (let i = 0; i < logits.length; i++) out[i] = logits[i]! - offset;
   return out;
 }

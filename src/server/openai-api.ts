@@ -153,6 +153,8 @@ export function openaiApi(model: Model, options: OpenAIApiOptions = {}): OpenAIA
       }
       const result = next.value;
       const { content, toolCalls } = parse(text);
+      // Without calls, the rest of the text. With calls, the rest of their (trimmed) content: what
+      // was streamed is its start, less any leading whitespace the trim dropped.
       const rest = toolCalls.length === 0 ? text.slice(sent) : content.slice(Math.min(content.length, text.slice(0, sent).trim().length));
       if (rest) yield chunk({ content: rest });
       if (toolCalls.length > 0) yield chunk({ tool_calls: toolCalls.map((c, index) => ({ index, ...toolCall(c) })) });

@@ -8,6 +8,7 @@ import type { ChatMessage } from '../chat/index.js';
 import { CHATML_TEMPLATE, modelChatTemplate } from '../chat/model-chat.js';
 import { toolCallSyntax, type ToolCallSyntax } from '../chat/tool-calls.js';
 import type { GGUFMetadata } from '../gguf/metadata.js';
+import { MAX_LOGPROBS } from '../engine/generate.js';
 import { jsonObjectGrammar } from '../engine/grammar/json-schema.js';
 import type { InferOptions, Prompt } from '../runtime/session.js';
 import { checkNumber, describe } from '../validate.js';
@@ -78,7 +79,8 @@ function samplingOptions(p: SamplingParams, limits: RequestLimits): InferOptions
     }
   }
   const options: InferOptions = {
-    maxTokens: maxTokens ?? (limits.maxTokens === undefined ? undefined : Math.min(limits.maxTokens, 16384)),
+    // Without max_tokens: the server's limit, or the library's default in-process.
+    maxTokens: maxTokens ?? limits.maxTokens,
     temperature: optional('temperature', p.temperature, { min: 0, max: 2 }),
     topP: optional('top_p', p.top_p, { min: 0, max: 1 }),
     topK: optional('top_k', p.top_k, { min: 0, integer: true }),
@@ -105,7 +107,7 @@ export function chatRequest(body: unknown, metadata: GGUFMetadata, limits: Reque
   if (!Array.isArray(p.messages) || p.messages.length === 0) throw invalid('messages must be a non-empty array');
   const options = samplingOptions(p, limits);
   const messages = p.messages.map(chatMessage);
-  const logprobs = p.logprobs === true ? (optional('top_logprobs', p.top_logprobs, { min: 0, max: 20, integer: true }) ?? 0) : undefined;
+  const logprobs = p.logprobs === true ? (optional('top_logprobs', p.top_logprobs, { min: 0, max: MAX_LOGPROBS, integer: true }) ?? 0) : undefined;
   if (p.logprobs !== true && p.top_logprobs !== undefined && p.top_logprobs !== null) throw invalid('top_logprobs needs logprobs: true');
 
   const format = p.response_format;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WasmChord, type Model } from '../../src/index.js';
-import { GGUFMetadata, GGUFValueType, kv, MemorySource, readGGUF, type ByteSource, type GGUFKeyValue } from '../../src/gguf/index.js';
+import { GGUFMetadata, GGUFValueType, kv, MemorySource, readGGUF, type GGUFKeyValue } from '../../src/gguf/index.js';
 import { GGUF_LIMITS } from '../../src/gguf/reader.js';
 import { defineModel } from '../../src/model/model.js';
 import { validateModel } from '../../src/model/validate-model.js';
@@ -13,6 +13,7 @@ import { Tokenizer } from '../../src/tokenizer/index.js';
 import { GGUFBytes } from '../helpers/gguf-bytes.js';
 import { buildTinyModel, tinyVocab, type TinyModelOptions } from '../helpers/tiny-model.js';
 import { bounded, refuses } from './bounds.js';
+import { claimingSource } from '../helpers/claiming-source.js';
 
 let runtime: WasmChord;
 before(async () => {
@@ -25,19 +26,6 @@ after(() => runtime.dispose());
 const load = async (options: TinyModelOptions = {}): Promise<Model> => runtime.loadModel(await buildTinyModel(options));
 const meta = (entries: Record<string, GGUFKeyValue | undefined>): TinyModelOptions => ({ metadata: entries });
 const greedy = { temperature: 0, maxTokens: 4, ignoreEos: true } as const;
-
-/** A source that claims `size` bytes: `head` first, then zeros (a sparse file, a lying server). */
-function claimingSource(head: Uint8Array, size: number): ByteSource {
-  return {
-    name: 'a huge claimed source',
-    size,
-    async readInto(offset, target) {
-      target.fill(0);
-      if (offset < head.length) target.set(head.subarray(offset, offset + target.length));
-    },
-    async close() {},
-  };
-}
 
 describe('counts read from a file are checked against what the file holds', () => {
   test('block_count 4e9 in a 40 KB file', async () => {

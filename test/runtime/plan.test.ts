@@ -18,6 +18,7 @@ import type { ByteSource } from '../../src/gguf/byte-source.js';
 import { GGMLType, tensorByteSize, type GGMLTypeId } from '../../src/quant/types.js';
 import { fillerSpmVocabularyEntries } from '../../src/tokenizer/spm-entries.js';
 import { SHARED } from '../helpers/shared.js';
+import { claimingSource } from '../helpers/claiming-source.js';
 import { serveFolder } from '../helpers/http-server.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -164,18 +165,8 @@ async function headerOf(shape: LlamaShape, type: GGMLTypeId): Promise<{ header: 
   return { header: header!, size: header!.length + weights, weights };
 }
 
-/** A source of the header and zeros after it: what a plan may read of a file it never downloads. */
-function headerSource({ header, size }: { header: Uint8Array; size: number }): ByteSource {
-  return {
-    name: '7B header',
-    size,
-    async readInto(offset, target) {
-      target.fill(0);
-      if (offset < header.length) target.set(header.subarray(offset, offset + target.length));
-    },
-    async close() {},
-  };
-}
+/** The header and zeros after it: what a plan may read of a file it never downloads. */
+const headerSource = ({ header, size }: { header: Uint8Array; size: number }): ByteSource => claimingSource(header, size, 'a header alone');
 
 test('a 7B Q4_0 model (~3.8 GB) with a 4096 context is spread over two Wasm memories, each with its kernels and scratch', async () => {
   const file = await headerOf(LLAMA2_7B, GGMLType.Q4_0);

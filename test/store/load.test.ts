@@ -2,40 +2,20 @@
 // model store, later loads read the store and make no HTTP request at all.
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isWasmChordError, ModelCache, WasmChord, type DownloadProgress } from '../../src/index.js';
+import { isWasmChordError, ModelCache, type DownloadProgress } from '../../src/index.js';
 import { serveFolder, type TestServer } from '../helpers/http-server.js';
 import { readJson, SHARED } from '../helpers/shared.js';
 import { fakeHub } from './fake-hub.js';
+import { useStoreRuntime } from './store-runtime.js';
 
 const FILE = 'stories260K.gguf';
 const BYTES = readFileSync(join(SHARED, 'models', FILE));
 const REF = readJson<{ generated_text: string }>('reference/models/stories260K/once_upon_a_time.json');
-const GREEDY = { temperature: 0, maxTokens: 64, ignoreEos: true };
-const LOAD = { kvType: 'f32', contextSize: 128 } as const;
-
-let runtime: WasmChord;
-let dir: string;
-before(async () => {
-  runtime = await WasmChord.init({ backend: 'cpu', threads: 1 });
-  dir = mkdtempSync(join(tmpdir(), 'wasm-chord-load-'));
-});
-after(async () => {
-  await runtime.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function infer(source: string, options: object): Promise<string> {
-  const model = await runtime.loadModel(source, { ...LOAD, ...options });
-  try {
-    return await model.infer('Once upon a time', GREEDY);
-  } finally {
-    await model.dispose();
-  }
-}
+const store = useStoreRuntime('wasm-chord-load-', 64);
+const infer = (source: string, options: object) => store.infer(source, options);
 
 describe('loading through the model store', () => {
   let server: TestServer;
@@ -45,7 +25,7 @@ describe('loading through the model store', () => {
   after(() => server.close());
 
   test('a URL is downloaded once, with progress; the next load makes no request', async () => {
-    const cacheDir = join(dir, 'url');
+    const cacheDir = join(store.dir, 'url');
     const url = `${server.url}/${FILE}`;
     const seen: DownloadProgress[] = [];
     assert.equal(await infer(url, { cacheDir, onDownloadProgress: (p: DownloadProgress) => seen.push(p) }), REF.generated_text);
@@ -68,7 +48,7 @@ describe('loading through the model store', () => {
   });
 
   test('cache: false reads ranges and stores nothing', async () => {
-    const cacheDir = join(dir, 'nocache');
+    const cacheDir = join(store.dir, 'nocache');
     const before = server.log.length;
     assert.equal(await infer(`${server.url}/${FILE}`, { cacheDir, cache: false }), REF.generated_text);
     assert.ok(server.log.slice(before).every((e) => e.status === 206));
@@ -84,16 +64,16 @@ describe('loading through the model store', () => {
       [{ onDownloadProgress: 1 }, /onDownloadProgress/],
       [{ hubEndpoint: 3 }, /hubEndpoint/],
     ] as const) {
-      await assert.rejects(runtime.loadModel(url, options as object), (e) => isWasmChordError(e, 'INVALID_ARGUMENT') && name.test(e.message));
+      await assert.rejects(store.runtime.loadModel(url, options as object), (e) => isWasmChordError(e, 'INVALID_ARGUMENT') && name.test(e.message));
     }
-    await assert.rejects(runtime.loadModel(url, { cacheDir: join(dir, 'sha'), sha256: 'b'.repeat(64) }), (e) => isWasmChordError(e, 'INTEGRITY'));
+    await assert.rejects(store.runtime.loadModel(url, { cacheDir: join(store.dir, 'sha'), sha256: 'b'.repeat(64) }), (e) => isWasmChordError(e, 'INTEGRITY'));
   });
 });
 
 describe('loading Hugging Face ids', () => {
   test('owner/repo:QUANT and hf:// load from the Hub once, then from the store with no request', async () => {
     const hub = await fakeHub({ 'acme/stories-GGUF': { 'stories260K-F32.gguf': FILE } });
-    const cacheDir = join(dir, 'hub');
+    const cacheDir = join(store.dir, 'hub');
     try {
       assert.equal(await infer('acme/stories-GGUF:F32', { cacheDir, hubEndpoint: hub.url }), REF.generated_text);
       const requests = hub.log.length;

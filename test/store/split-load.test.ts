@@ -2,43 +2,28 @@
 // or one store entry per shard), and Hugging Face ids (hf://…-00001-of-00003.gguf and
 // owner/repo:QUANT) download every shard once; later loads make no request at all.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { isWasmChordError, ModelCache, WasmChord } from '../../src/index.js';
+import { isWasmChordError, ModelCache } from '../../src/index.js';
 import { serveFolder, type TestServer } from '../helpers/http-server.js';
 import { SHARED } from '../helpers/shared.js';
 import { splitBytes, writeShards } from '../helpers/split-set.js';
 import { fakeHub } from './fake-hub.js';
+import { useStoreRuntime } from './store-runtime.js';
 
 const MODEL = 'TinyStories-656K-Q8_0.gguf';
-const GREEDY = { temperature: 0, maxTokens: 32, ignoreEos: true };
-const LOAD = { kvType: 'f32', contextSize: 128 } as const;
+const store = useStoreRuntime('wasm-chord-split-load-', 32);
+const infer = (source: string, options: object) => store.infer(source, options);
 
-let runtime: WasmChord;
 let dir: string;
 let names: string[];
 let expected: string;
 before(async () => {
-  runtime = await WasmChord.init({ backend: 'cpu', threads: 1 });
-  dir = mkdtempSync(join(tmpdir(), 'wasm-chord-split-load-'));
+  dir = store.dir;
   names = writeShards(dir, 'TinyStories-656K-Q8_0', await splitBytes(MODEL, { maxBytes: 200_000 })).map((p) => basename(p));
   expected = await infer(join(SHARED, 'models', MODEL), {});
 });
-after(async () => {
-  await runtime.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function infer(source: string, options: object): Promise<string> {
-  const model = await runtime.loadModel(source, { ...LOAD, ...options });
-  try {
-    return await model.infer('Once upon a time', GREEDY);
-  } finally {
-    await model.dispose();
-  }
-}
 
 describe('a split set by URL', () => {
   let server: TestServer;
