@@ -14,7 +14,7 @@
  * speed (mean ± sd over the rounds, ours/native), and load time and peak memory against the
  * file's read time and size plus the KV cache.
  */
-import { spawn } from 'node:child_process';
+import { lastErrorLine, runNodeChild } from './child-process.js';
 import { existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -50,18 +50,9 @@ type Outcome = BenchRecord[] | { error: string };
 function measure(side: Side, path: string, threads: number): Promise<Outcome> {
   const script = side === 'ours' ? [CLI, 'bench'] : [NATIVE];
   const args = ['--import', 'tsx', ...script, '-m', path, '-p', `${base.nPrompt}`, '-n', `${base.nGen}`, '-t', `${threads}`, '-r', '1', '--json'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(JSON.parse(stdout) as BenchRecord[]);
-      else resolve({ error: (stderr.trim().split('\n').pop() ?? `exit ${code}`).replace(/^wasm-chord: /, '') });
-    });
-  });
+  return runNodeChild(args).then((run) =>
+    run.code === 0 ? (JSON.parse(run.stdout) as BenchRecord[]) : { error: lastErrorLine(run).replace(/^wasm-chord: /, '') },
+  );
 }
 
 /**

@@ -16,7 +16,7 @@
  * that fails (OUT_OF_MEMORY while one Wasm memory is limited to 4 GiB) is a failed row with its
  * error code, not a crash.
  */
-import { spawn } from 'node:child_process';
+import { lastErrorLine, runNodeChild } from './child-process.js';
 import { existsSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -92,19 +92,10 @@ function measure(path: string): Promise<Measurement> {
   const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', path, '--ctx', `${contextSize}`, '-n', `${nGen}`];
   if (v.fill) args.push('--fill');
   if (threads !== undefined) args.push('-t', `${threads}`);
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    proc.on('error', reject);
-    proc.on('close', (code, signal) => {
-      const last = stdout.trim().split('\n').pop() ?? '';
-      if (code === 0 && last.startsWith('{')) return resolve(JSON.parse(last) as Measurement);
-      const why = stderr.trim().split('\n').pop() || `exit ${code ?? signal}`;
-      resolve({ peakRssBytes: NaN, error: { code: signal ?? `exit ${code}`, message: why } });
-    });
+  return runNodeChild(args).then((run) => {
+    const last = run.stdout.trim().split('\n').pop() ?? '';
+    if (run.code === 0 && last.startsWith('{')) return JSON.parse(last) as Measurement;
+    return { peakRssBytes: NaN, error: { code: run.signal ?? `exit ${run.code}`, message: lastErrorLine(run) } };
   });
 }
 
