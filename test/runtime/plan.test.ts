@@ -76,11 +76,11 @@ function measure(model: string, contextSize: number): { total: number; memory: n
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { total: number; memory: number; rssGrowth: number };
 }
 
-test('a load grows the resident set by the plan: within 10% for a 500 MB model; within a worker thread for tiny ones', () => {
-  // F32 embeddings and output of 130k tokens x 512: ~520 MB of weights. Beyond the plan, the host
-  // adds a fixed cost per worker thread (measured: ~15 MB on Node 20, ~40 MB on Node 24), which
-  // is 14% of a 250 MB model on Node 24 but under 8% of this one.
-  const big = measure('tiny:512:130000', 256);
+test('a load grows the resident set by the plan: within 10% for a 1 GB model; within a worker thread for tiny ones', () => {
+  // F32 embeddings and output of 130k tokens x 1024: ~1 GB of weights. Beyond the plan, the host
+  // adds a fixed cost per worker thread (measured: ~15 MB on Node 20, 40-55 MB on Node 24), which
+  // reached 10.6% of a 516 MB model on Node 24 in one CI run, and is about 5% of this one.
+  const big = measure('tiny:1024:130000', 256);
   assert.ok(Math.abs(big.rssGrowth - big.total) <= 0.1 * big.total, `plan ${(big.total / MiB).toFixed(1)} MiB, RSS growth ${(big.rssGrowth / MiB).toFixed(1)} MiB`);
   // The reference models are a few MB: a new worker thread (its stack and isolate, ~10-20 MB)
   // outweighs them, so only the sign and that bound are checked.
