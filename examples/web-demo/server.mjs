@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 // The web demo's static server: serves the page (examples/web-demo/) and the browser build
-// (dist/web/) from this package, and the demo model built on the spot at /demo.gguf. It sends
-// the COOP/COEP headers that make the page cross-origin isolated (SharedArrayBuffer, so the CPU
-// backend gets its worker threads) and answers Range requests (resumable, parallel downloads).
+// (dist/web/) from this package, and the demo model that ships with it (assets/demo.gguf) at
+// /demo.gguf, so the page works offline. It sends the COOP/COEP headers that make the page
+// cross-origin isolated (SharedArrayBuffer, so the CPU backend gets its worker threads) and
+// answers Range requests (resumable, parallel downloads).
 //
 //   npm run build && npm run web-demo [-- --port N]      (or PORT=N; default 8080)
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** URL prefixes served, and the folders they come from. */
 const FOLDERS = { '/examples/web-demo/': join(root, 'examples/web-demo'), '/dist/web/': join(root, 'dist/web') };
+const DEMO_MODEL = join(root, 'assets/demo.gguf');
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.map': 'application/json', '.json': 'application/json', '.png': 'image/png' };
 
 /**
@@ -23,8 +25,6 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '
  * and a close function.
  */
 export async function startWebDemo({ port = 8080, hostname = '127.0.0.1', mounts = {}, isolated = true } = {}) {
-  const { buildDemoModel } = await import(pathToFileURL(join(root, 'dist/demo/bigram-model.js')).href);
-  const demoModel = await buildDemoModel();
   const folders = { ...FOLDERS, ...mounts };
   const server = createServer((req, res) => {
     if (isolated) {
@@ -37,14 +37,10 @@ export async function startWebDemo({ port = 8080, hostname = '127.0.0.1', mounts
       res.writeHead(302, { Location: '/examples/web-demo/' }).end();
       return;
     }
-    if (path === '/demo.gguf') {
-      sendBytes(req, res, demoModel.length, (start, end) => res.end(demoModel.subarray(start, end + 1)), '"demo"');
-      return;
-    }
     const prefix = Object.keys(folders).find((p) => path.startsWith(p));
-    if (!prefix) return void res.writeHead(404).end('not found');
-    const file = normalize(join(folders[prefix], path.slice(prefix.length) || 'index.html'));
-    if (!file.startsWith(normalize(folders[prefix]) + sep) && file !== normalize(folders[prefix])) return void res.writeHead(403).end();
+    if (!prefix && path !== '/demo.gguf') return void res.writeHead(404).end('not found');
+    const file = prefix ? normalize(join(folders[prefix], path.slice(prefix.length) || 'index.html')) : DEMO_MODEL;
+    if (prefix && !file.startsWith(normalize(folders[prefix]) + sep) && file !== normalize(folders[prefix])) return void res.writeHead(403).end();
     stat(file).then(
       (st) => {
         if (st.isDirectory()) return void res.writeHead(302, { Location: `${path.replace(/\/?$/, '/')}` }).end();

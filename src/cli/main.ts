@@ -21,11 +21,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./tokenize.js')).tokenizeCommand,
   },
   demo: {
-    summary: 'demo [-p PROMPT] [-n N] [--seed S] [--out FILE]   build the demo model and generate from it',
+    summary: 'demo [-p PROMPT] [-n N] [--seed S] [--temp T]   a story from the demo model that ships with wasm-chord',
     load: async () => (await import('./demo.js')).demoCommand,
   },
   run: {
-    summary: 'run -m <model> (-p <prompt> | -f <file> | -cnv) [-n N] [--temp T] [--chat] [--json] ...   generate text or chat (--help for all options)',
+    summary: 'run [-m <model>] (-p <prompt> | -f <file> | -cnv) [-n N] [--temp T] [--chat] [--json] ...   generate text or chat (--help for all options)',
     load: async () => (await import('./run.js')).runCommand,
   },
   bench: {

@@ -11,11 +11,13 @@ import type { KVCacheType } from '../backends/backend.js';
 import type { BackendPreference } from '../runtime/backend-registry.js';
 import type { InferOptions } from '../runtime/model.js';
 import { backendOption } from './backend-option.js';
+import { DEMO_MODEL_PATH } from './demo-model.js';
 
-export const USAGE = `usage: wasm-chord run -m MODEL (-p PROMPT | -f FILE) [options]
+export const USAGE = `usage: wasm-chord run [-m MODEL] (-p PROMPT | -f FILE) [options]
        wasm-chord run -m MODEL -cnv [-sys PROMPT] [options]
   -m, --model MODEL         a GGUF file, an http(s) URL, hf://owner/repo/file.gguf or owner/repo:QUANT
-                            (downloads go into the model cache, resumably, once; see wasm-chord pull)
+                            (downloads go into the model cache, resumably, once; see wasm-chord pull);
+                            default: the demo model that ships with wasm-chord (a small story model)
       --cache-dir DIR       the model cache (default: $WASM_CHORD_CACHE_DIR, else the user cache directory)
       --no-cache            read a URL model with range requests instead of caching it
   -p, --prompt TEXT         the prompt (with --chat: the user message; with -cnv: the first one)
@@ -152,7 +154,6 @@ export async function parseRunArgs(argv: readonly string[]): Promise<RunArgs | '
 
   const conversation = v.conversation;
   const chat = v.chat || conversation;
-  if (!v.model) throw usageError('-m MODEL is required');
   if (v.prompt !== undefined && v.file !== undefined) throw usageError('-p and -f both give the prompt: use one of them');
   if (!conversation && v.prompt === undefined && v.file === undefined) throw usageError('-p PROMPT or -f FILE is required (or -cnv for a conversation)');
   if (v['no-cache'] && v['cache-dir'] !== undefined) throw usageError('--no-cache and --cache-dir contradict each other: use one of them');
@@ -180,7 +181,7 @@ export async function parseRunArgs(argv: readonly string[]): Promise<RunArgs | '
   else if (v.grammar !== undefined) infer.grammar = v.grammar;
   const prompt = v.file !== undefined ? (await readTextFile(v.file, 'prompt')).replace(/\n$/, '') : v.prompt;
   return {
-    model: v.model,
+    model: v.model ?? DEMO_MODEL_PATH,
     prompt,
     chat,
     conversation,

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { WasmChord, openaiApi, type ChatCompletion } from '../../src/index.js';
+import { DEMO_MODEL_PATH } from '../../src/cli/demo-model.js';
 import { SHARED } from '../helpers/shared.js';
 import { buildTinyModel } from '../helpers/tiny-model.js';
-import { browserUnavailable, generateInPage, launchChromium, loadInPage, opfsFiles, opfsText, startDemoServer } from './chromium.js';
+import { browserUnavailable, generateInPage, launchChromium, loadInPage, opfsFiles, opfsText, startDemoServer, waitForState } from './chromium.js';
 
 const skip = browserUnavailable();
 const MODEL = 'stories260K.gguf';
@@ -97,6 +98,27 @@ describe('web demo in Chromium', { skip }, () => {
       })()`);
       assert.equal(content, expectedContent);
       assert.equal(typeof (JSON.parse(String(content)) as { age: unknown }).age, 'number');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the Demo model button loads the model that ships with the package: the Node engine\'s story', async () => {
+    const runtime = await WasmChord.init({ backend: 'cpu' });
+    let story: number[];
+    try {
+      story = (await (await runtime.loadModel(DEMO_MODEL_PATH)).generate(PROMPT, { temperature: 0, maxTokens: 24 })).tokens;
+    } finally {
+      await runtime.dispose();
+    }
+    const { context, page, requests } = await openDemo();
+    try {
+      await page.selectOption('#backend', 'cpu');
+      await page.click('#load-demo');
+      assert.equal(await waitForState(page, ['ready', 'error']), 'ready', (await page.textContent('#error')) ?? '');
+      assert.deepEqual((await generateInPage(page, PROMPT, { maxTokens: 24 })).tokens, story);
+      // Served by the demo's own server from the package: no other origin is asked.
+      assert.deepEqual(requests.filter((r) => !r.url().startsWith(server.url)).map((r) => r.url()), []);
     } finally {
       await context.close();
     }
