@@ -48,7 +48,7 @@ test('--backend webgpu runs on the GPU (lavapipe in CI) and gives llama.cpp\'s t
 });
 
 test('bad usage exits with 2 and one line', async () => {
-  for (const args of [['run', '-p', 'x'], ['run', '-m', MODEL, '-p', 'x', '--temp', 'hot'], ['run', '-m', MODEL, '-p', 'x', '--top-p', '2'], ['run', '-m', MODEL, '-p', 'x', '--backend', 'gpu']]) {
+  for (const args of [['run', '-m', MODEL], ['run', '-m', MODEL, '-p', 'x', '--temp', 'hot'], ['run', '-m', MODEL, '-p', 'x', '--top-p', '2'], ['run', '-m', MODEL, '-p', 'x', '--backend', 'gpu']]) {
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^wasm-chord: /);
