@@ -4,7 +4,7 @@
  * profiled with GPU timestamp queries around each node (one compute pass per node: GPU time),
  * summed per op and averaged over `-r` repetitions. The difference between the wall time and the
  * sum of the GPU times is the host's share: encoding, submit, read-back, and the gaps between
- * dispatches.
+ * dispatches. (A matmul fused into the add that reads it counts under add.)
  *
  *   node --import tsx bench/webgpu-profile.bench.ts -m MODEL [-p 512] [-r 5]
  */
@@ -46,7 +46,7 @@ for (let r = 0; r < reps; r++) {
     gpu += ms;
   }
 }
-console.log(`whole step (wall): ${(whole / reps).toFixed(2)} ms at position ${nPrompt}`);
+console.log(`whole step (wall): ${(whole / reps).toFixed(2)} ms at position ${nPrompt}; ${backend.dispatchCount(step)} dispatches for ${step.graph.nodes.length} nodes`);
 if (!backend.info.timestamps) console.log('no timestamp queries on this device: no GPU times');
 else console.log(`GPU time of the nodes: ${(gpu / reps).toFixed(2)} ms (each node in its own pass)`);
 for (const [op, e] of [...byOp].sort((a, b) => b[1].ms - a[1].ms)) {

@@ -5,7 +5,8 @@
  * weights split into pieces give the same logits as whole ones on a real model; loading streams
  * through one staging chunk (no whole-model buffer); and the CPU and WebGPU backends pick the same
  * top-1 at the teacher-forced steps of the reference sequences, for every weight type, but at
- * near-ties of the quantized models.
+ * near-ties of the quantized models; and a matmul fused with its residual add or GLU equals the two
+ * dispatches.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -25,13 +26,16 @@ import { WasmChord } from '../../src/index.js';
 import { readJson, SHARED } from '../helpers/shared.js';
 import { logitBound } from '../helpers/model-bounds.js';
 import { createWebGPU, webgpuUnavailable } from './backends.js';
+import { caseFile, caseGraph, caseKVSpec, caseTokens, VOCAB, type OpCase } from './op-cases.js';
+import { WGSL_DEQUANT_TYPES } from '../../src/backends/webgpu/dequant-wgsl.js';
+import { canQuantize, GGMLType, typeInfo, typeName } from '../../src/quant/index.js';
 
 const skip = await webgpuUnavailable();
 const MODEL = join(SHARED, 'models/derived/stories260K-Q8_0.gguf');
 
 /** Flips the sign of every Q8_0 matmul result: a driver miscompiling one kernel. */
 const brokenQ8: (s: KernelSource) => KernelSource = (s) =>
-  s.key.startsWith('matmul/8/') ? { ...s, code: s.code.replace('Y[(t0 + t) * p.m + p.rowOffset + r] = red', 'Y[(t0 + t) * p.m + p.rowOffset + r] = -red') } : s;
+  s.key.startsWith('matmul/8/') ? { ...s, code: s.code.replace('let v = red', 'let v = -red') } : s;
 
 async function load(backend: Backend) {
   const source = await openByteSource(MODEL);
@@ -219,5 +223,54 @@ test('profile gives every node of a step its GPU time (timestamp queries)', { sk
     assert.ok(times.some((x) => x.ms > 0), 'some node took measurable time');
   } finally {
     await backend.dispose();
+  }
+});
+
+test('a matmul and the add or GLU that alone reads it run as one dispatch, bit-identical to the two, for every weight type', { skip }, async () => {
+  const builds: [string, OpCase['build']][] = [
+    ['residual add', (g, w) => g.add('sum', g.embed('r', w('in.r')), g.matmul('mm', g.embed('x', w('in.x')), w('w')))],
+    // As in a SwiGLU FFN: gate and up projections of one input; the up matmul is fused.
+    ['silu GLU', (g, w) => {
+      const x = g.embed('x', w('in.x'));
+      return g.glu('act', g.matmul('gate', x, w('w2')), g.matmul('up', x, w('w')), 'silu');
+    }],
+    ['gelu GLU', (g, w) => g.glu('act', g.embed('r', w('in.r')), g.matmul('up', g.embed('x', w('in.x')), w('w')), 'gelu')],
+  ];
+  for (const type of [...WGSL_DEQUANT_TYPES].filter(canQuantize)) {
+    const k = typeInfo(type).blockSize === 256 ? 512 : 160;
+    for (const [what, build] of builds) {
+      const c: OpCase = {
+        op: 'add',
+        label: `${what} ${typeName(type)}`,
+        tensors: [
+          { name: 'in.x', type: GGMLType.F32, shape: [k, VOCAB] },
+          { name: 'in.r', type: GGMLType.F32, shape: [33, VOCAB], scale: 4 },
+          { name: 'w', type, shape: [k, 33] },
+          { name: 'w2', type, shape: [k, 33] },
+        ],
+        // One token, then more than a matmul workgroup's tile of tokens.
+        steps: [{ pos0: 0, nTokens: 1 }, { pos0: 1, nTokens: 11 }],
+        kvType: 'f32',
+        build,
+      };
+      const file = await caseFile(c);
+      const backend = await createWebGPU();
+      try {
+        await backend.loadWeights(file, file.tensors);
+        const cache = backend.createKVCache(caseKVSpec(c, (n) => file.tensor(n)!));
+        for (const [i, step] of c.steps.entries()) {
+          const graph = caseGraph(c, step.nTokens, (n) => file.tensor(n)!);
+          const compiled = backend.compile(graph);
+          assert.equal(backend.dispatchCount(compiled), graph.nodes.length - 1, `${c.label}: one dispatch fewer than nodes`);
+          const input = { tokens: caseTokens(c, i), pos0: step.pos0 };
+          const fused = await backend.run(compiled, input, cache);
+          // Inspection runs the graph unfused (every node's output read back).
+          const unfused = await backend.run(compiled, input, cache, { inspect: () => {} });
+          assert.deepEqual(fused, unfused, `${c.label}, ${step.nTokens} tokens`);
+        }
+      } finally {
+        await backend.dispose();
+      }
+    }
   }
 });

@@ -9,6 +9,7 @@ import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CLI_ENV } from '../helpers/cli.js';
 import { SHARED } from '../helpers/shared.js';
+import { webgpuUnavailable } from '../backends/backends.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'test/hosts/node_modules');
@@ -128,4 +129,21 @@ describe('other hosts run the built package', { skip: noneInstalled }, () => {
       });
     });
   });
+});
+
+// Deno's own WebGPU (wgpu, behind navigator.gpu) is a second implementation of the API: the same
+// WGSL, compiled by another compiler. Its greedy tokens must be those of Dawn in this Node.
+const deno = HOSTS.find((h) => h.name === 'Deno')!;
+const gpuSkip = missing(deno) ?? (await webgpuUnavailable());
+describe('Deno\'s WebGPU runs the WebGPU backend', { skip: gpuSkip }, () => {
+  for (const model of ['stories260K.gguf', 'TinyStories-656K-Q8_0.gguf']) {
+    test(`${model}: the tokens, text and JSON completion of Dawn in this Node, through navigator.gpu`, async () => {
+      const args = ['test/hosts/fixtures/api-smoke.mjs', join(SHARED, 'models', model), PROMPT, '32', 'webgpu'];
+      const [dawn, wgpu] = await Promise.all([json(THIS_NODE, args), json(deno, args)]);
+      assert.match(String(dawn.backend), /^webgpu \(.* via npm webgpu \(Dawn\)/);
+      assert.match(String(wgpu.backend), /^webgpu \(.* via navigator\.gpu/);
+      assert.equal((dawn.tokens as number[]).length, 32);
+      assert.deepEqual([wgpu.tokens, wgpu.text, wgpu.chat], [dawn.tokens, dawn.text, dawn.chat]);
+    });
+  }
 });

@@ -41,6 +41,8 @@ import {
   kvStoreKernel,
   layerNormKernel,
   matmulKernel,
+  MATMUL_EPILOGUES,
+  type MatmulEpilogue,
   MATMUL_TOKENS,
   MAX_HEAD_DIM,
   moeCombineKernel,
@@ -137,11 +139,15 @@ class GpuCompiledGraph implements CompiledGraph {
   readonly ropeTables = new Map<string, RopeTable>();
   readonly forCache = new WeakMap<GpuKVCache, ReadyDispatch[][]>();
   readonly buffers: GPUBuffer[] = [];
+  /** With fusions (some nodes' outputs never written), the same graph without them, for inspection. */
+  unfused: GpuCompiledGraph | undefined;
   constructor(
     readonly graph: Graph,
     readonly owner: WebGPUBackend,
     readonly tokens: GPUBuffer,
     readonly readback: GPUBuffer,
+    /** Whether nodes were fused: then not every node's output exists. */
+    readonly fused: boolean,
   ) {}
 }
 
@@ -308,9 +314,11 @@ export class WebGPUBackend implements Backend {
   async #preparePipelines(types: ReadonlySet<GGMLTypeId>): Promise<void> {
     const sources: KernelSource[] = [rmsNormKernel(), layerNormKernel(), ropeKernel(), moeRouteKernel(), moeCombineKernel()];
     for (const op of ['add', 'add_bias', 'scale', 'softcap', 'gelu', 'glu_silu', 'glu_gelu', 'cols', 'rows'] as const) sources.push(elementwiseKernel(op));
-    for (const kv of ['f32', 'f16'] as const) sources.push(kvStoreKernel(kv), attentionKernel(kv));
+    for (const kv of ['f32', 'f16'] as const) sources.push(kvStoreKernel(kv), attentionKernel(kv), attentionKernel(kv, true));
     for (const type of types) {
-      if (WGSL_DEQUANT_TYPES.has(type)) sources.push(matmulKernel(type, 1, this.matmulShape), matmulKernel(type, MATMUL_TOKENS, this.matmulShape), expertMatmulKernel(type), embedKernel(type));
+      if (!WGSL_DEQUANT_TYPES.has(type)) continue;
+      for (const epilogue of [undefined, ...MATMUL_EPILOGUES]) sources.push(matmulKernel(type, 1, this.matmulShape, epilogue), matmulKernel(type, MATMUL_TOKENS, this.matmulShape, epilogue));
+      sources.push(expertMatmulKernel(type), embedKernel(type));
     }
     await Promise.all(sources.map((s) => this.#pipeline(s)));
   }
@@ -394,12 +402,17 @@ export class WebGPUBackend implements Backend {
     this.#checkAlive();
     checkSupported(this, graph);
     for (const node of graph.nodes) for (const w of weightsOf(node)) this.#weight(w);
+    return this.#compile(graph, true);
+  }
+
+  #compile(graph: Graph, fuse: boolean): GpuCompiledGraph {
     const out = graph.output;
     const compiled = new GpuCompiledGraph(
       graph,
       this,
       this.#buffer(graph.nTokens * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST),
       this.#buffer(bytesOf(out), GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+      fuse,
     );
     compiled.buffers.push(compiled.tokens, compiled.readback);
     const services: Services = {
@@ -426,7 +439,9 @@ export class WebGPUBackend implements Backend {
       throw new WasmChordError('CONTEXT_FULL', `positions ${pos0}..${pos0 + tokens.length - 1} do not fit a context of ${c.spec.contextSize}`);
     }
     checkStepInputs(graph, input);
-    return this.#serial(() => this.#runStep(compiled, input, c, options));
+    // Inspection reads every node's output: run the graph without fusions.
+    const runnable = options.inspect && compiled.fused ? (compiled.unfused ??= this.#compile(graph, false)) : compiled;
+    return this.#serial(() => this.#runStep(runnable, input, c, options));
   }
 
   async #runStep(compiled: GpuCompiledGraph, input: StepInput, cache: GpuKVCache, options: RunOptions): Promise<Float32Array> {
@@ -460,6 +475,12 @@ export class WebGPUBackend implements Backend {
     const out = new Float32Array(compiled.readback.getMappedRange().slice(0));
     compiled.readback.unmap();
     return out;
+  }
+
+  /** How many dispatches one step of a compiled graph encodes: fewer than its nodes' where nodes are fused. */
+  dispatchCount(compiled: CompiledGraph): number {
+    if (!(compiled instanceof GpuCompiledGraph) || compiled.owner !== this) throw new WasmChordError('INVALID_ARGUMENT', 'this graph was compiled for another backend');
+    return compiled.steps.reduce((n, s) => n + s.dispatches.length, 0);
   }
 
   /**
@@ -673,6 +694,34 @@ interface Services {
   readonly matmulShape: MatmulShape;
 }
 
+/** A node that a matmul it alone reads computes as it writes: the matmul, and the node's other input. */
+interface MatmulFusion {
+  readonly matmul: NodeOf<'matmul'>;
+  readonly other: GraphNode;
+  readonly epilogue: MatmulEpilogue;
+}
+
+/**
+ * The nodes that absorb a matmul input (by the node's id): residual adds (attention output, FFN
+ * down) and GLUs (their up projection). Each saves a decode step one dispatch, ~8 µs on an
+ * H200 through Dawn (docs/benchmarks.md), and the result is bit-identical.
+ */
+function matmulFusions(graph: Graph): Map<number, MatmulFusion> {
+  const readers = new Map<number, number>();
+  for (const n of graph.nodes) for (const m of inputsOf(n)) readers.set(m.id, (readers.get(m.id) ?? 0) + 1);
+  const fusible = (m: GraphNode, other: GraphNode): m is NodeOf<'matmul'> => m.op === 'matmul' && m !== other && m !== graph.output && readers.get(m.id) === 1;
+  const fusions = new Map<number, MatmulFusion>();
+  for (const n of graph.nodes) {
+    if (n.op === 'add') {
+      if (fusible(n.b, n.a)) fusions.set(n.id, { matmul: n.b, other: n.a, epilogue: 'add' });
+      else if (fusible(n.a, n.b)) fusions.set(n.id, { matmul: n.a, other: n.b, epilogue: 'add' });
+    } else if (n.op === 'glu' && fusible(n.up, n.gate)) {
+      fusions.set(n.id, { matmul: n.up, other: n.gate, epilogue: n.act === 'silu' ? 'glu_silu' : 'glu_gelu' });
+    }
+  }
+  return fusions;
+}
+
 /**
  * Turns a graph into dispatches: every node's output gets a buffer from a pool, reused once its
  * last reader has run (a 7B prefill would otherwise hold every activation of every layer).
@@ -691,13 +740,26 @@ class GraphCompiler {
 
   compileAll(): void {
     const { graph } = this.compiled;
+    const fusions = this.compiled.fused ? matmulFusions(graph) : new Map<number, MatmulFusion>();
+    const absorbed = new Set([...fusions.values()].map((f) => f.matmul.id));
+    // What each node's dispatches read: a fusing node reads its matmul's inputs, not the matmul.
+    const reads = (n: GraphNode) => {
+      const f = fusions.get(n.id);
+      return f ? [f.other, ...inputsOf(f.matmul)] : inputsOf(n);
+    };
     const lastUse = new Map<number, number>();
-    graph.nodes.forEach((n, i) => inputsOf(n).forEach((m) => lastUse.set(m.id, i)));
+    graph.nodes.forEach((n, i) => absorbed.has(n.id) || reads(n).forEach((m) => lastUse.set(m.id, i)));
     graph.nodes.forEach((node, i) => {
+      if (absorbed.has(node.id)) {
+        this.compiled.steps.push({ node, dispatches: [] }); // computed by the node that reads it
+        return;
+      }
       const out = this.#take(bytesOf(node));
       this.compiled.outputs.set(node.id, out);
-      this.compiled.steps.push({ node, dispatches: this.#lower(node, out) });
-      for (const m of inputsOf(node)) {
+      const f = fusions.get(node.id);
+      const dispatches = f ? this.#matmul(this.#out(f.matmul.x), f.matmul.weight, out, f.matmul.rows, f.matmul.x.cols, f.matmul.cols, { epilogue: f.epilogue, other: this.#out(f.other) }) : this.#lower(node, out);
+      this.compiled.steps.push({ node, dispatches });
+      for (const m of reads(node)) {
         if (lastUse.get(m.id) === i && m !== graph.output) this.#free.push(this.compiled.outputs.get(m.id)!);
       }
     });
@@ -744,14 +806,15 @@ class GraphCompiler {
     return this.#dispatch(elementwiseKernel(op), [a, b, out, params], flatGroups(ceilDiv(n, ELEMENTWISE_WG)));
   }
 
-  /** x · Wᵀ, one dispatch per piece of the weight. */
-  #matmul(x: GPUBuffer, w: WeightHandle, out: GPUBuffer, nTok: number, k: number, m: number): Dispatch[] {
+  /** x · Wᵀ (with an epilogue over another input), one dispatch per piece of the weight. */
+  #matmul(x: GPUBuffer, w: WeightHandle, out: GPUBuffer, nTok: number, k: number, m: number, fused?: { epilogue: MatmulEpilogue; other: GPUBuffer }): Dispatch[] {
     const weight = this.#s.weight(w);
     return weight.pieces.map((piece) => {
       const params = this.#params([k, m, weight.rowBytes, piece.firstRow, piece.rows, nTok]);
       const tokens = nTok === 1 ? 1 : MATMUL_TOKENS;
       const shape = this.#s.matmulShape;
-      return this.#dispatch(matmulKernel(w.type, tokens, shape), [piece.buffer, x, out, params], flatGroups(ceilDiv(piece.rows, WG / shape.lanes), ceilDiv(nTok, tokens)));
+      const bindings = [piece.buffer, x, out, params, ...(fused ? [fused.other] : [])];
+      return this.#dispatch(matmulKernel(w.type, tokens, shape, fused?.epilogue), bindings, flatGroups(ceilDiv(piece.rows, WG / shape.lanes), ceilDiv(nTok, tokens)));
     });
   }
 
@@ -813,21 +876,22 @@ class GraphCompiler {
       if (!spec || spec.nKvHead !== nKvHead || spec.headDim !== headDim) throw new WasmChordError('INVALID_ARGUMENT', `the KV cache has no layer ${layer} of ${nKvHead} heads of ${headDim}`);
       return { keys: cache.keys[layer]!, values: cache.values[layer]!, ctx: cache.spec.contextSize, type: cache.spec.type };
     };
-    const store = (which: 'keys' | 'values', src: GPUBuffer) => ({
+    const store = {
       forCache: (cache: GpuKVCache) => {
         const c = layerOf(cache);
         const params = this.#params([nKvHead, headDim, c.ctx, n.rows * width]);
-        return this.#dispatch(kvStoreKernel(c.type), [src, c[which], params, this.#s.step], flatGroups(ceilDiv(n.rows * width, ELEMENTWISE_WG * (c.type === 'f16' ? 2 : 1))));
+        return this.#dispatch(kvStoreKernel(c.type), [k, v, c.keys, c.values, params, this.#s.step], flatGroups(ceilDiv(n.rows * width, ELEMENTWISE_WG * (c.type === 'f16' ? 2 : 1))));
       },
-    });
+    };
     const attend = {
       forCache: (cache: GpuKVCache) => {
         const c = layerOf(cache);
         const params = this.#params([nHead, nKvHead, headDim, c.ctx, window, { f32: softcap }, { f32: scale }]);
-        return this.#dispatch(attentionKernel(c.type), [q, c.keys, c.values, out, params, this.#s.step], [nHead, n.rows, 1]);
+        const vectorK = headDim % (c.type === 'f16' ? 8 : 4) === 0;
+        return this.#dispatch(attentionKernel(c.type, vectorK), [q, c.keys, c.values, out, params, this.#s.step], [nHead, n.rows, 1]);
       },
     };
-    return [store('keys', k), store('values', v), attend];
+    return [store, attend];
   }
 
   #moe(n: NodeOf<'moe_ffn'>, out: GPUBuffer): Dispatch[] {

@@ -55,12 +55,19 @@ fn x4(row: u32, i: u32, k: u32) -> vec4f {
 const FLAT = 'wid.x + wid.y * nwg.x';
 const ENTRY_BUILTINS = '@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32';
 
-/** A tree sum of red[0..WG) into red[0], every thread taking part (uniform control flow). */
-const TREE_SUM = `
-  for (var stride = ${WG / 2}u; stride > 0u; stride >>= 1u) {
+/** A tree sum of red[0..size) into red[0], every thread taking part (uniform control flow). */
+const treeSum = (size: number) => `
+  for (var stride = ${size / 2}u; stride > 0u; stride >>= 1u) {
     if (lid < stride) { red[lid] += red[lid + stride]; }
     workgroupBarrier();
   }`;
+const TREE_SUM = treeSum(WG);
+
+/**
+ * Threads of a norm workgroup: a row's reduction is one workgroup's, so a decode step's norm is
+ * one workgroup, whose speed is its threads' (256 is every adapter's minimum limit).
+ */
+const NORM_WG = 256;
 
 /** f32 -> f16 bits, rounding to nearest even (WGSL leaves pack2x16float's rounding to the implementation). */
 const F16_BITS = `
@@ -93,22 +100,39 @@ export interface MatmulShape {
 }
 
 /**
+ * An elementwise op of the matmul's result and another input R, done as the result is written
+ * (one dispatch instead of two; bit-identical to the two): a residual connection's add, or a GLU
+ * whose up projection is this matmul (R is the gate).
+ */
+export const MATMUL_EPILOGUES = ['add', 'glu_silu', 'glu_gelu'] as const;
+export type MatmulEpilogue = (typeof MATMUL_EPILOGUES)[number];
+
+/** y from the matmul's value v and R[at], as the unfused elementwise kernel computes it. */
+const EPILOGUE: { readonly [K in MatmulEpilogue]: string } = {
+  add: 'v + R[at]',
+  glu_silu: 'silu(R[at]) * v',
+  glu_gelu: 'gelu(R[at]) * v',
+};
+
+/**
  * y[t][rowOffset + r] = x[t] · W[r] for the rows of one weight chunk. A workgroup takes WG/lanes
  * rows and `tokens` tokens (1 for decode: one accumulator in a register); each row's lanes sum
- * interleaved runs of `groups`·4 inputs, then a tree per row.
+ * interleaved runs of `groups`·4 inputs, then a tree per row. An epilogue combines the result
+ * with R as it is written.
  */
-export function matmulKernel(type: GGMLTypeId, tokens: number, shape: MatmulShape): KernelSource {
+export function matmulKernel(type: GGMLTypeId, tokens: number, shape: MatmulShape, epilogue?: MatmulEpilogue): KernelSource {
   const T = tokens;
   const { lanes: L, groups: G } = shape;
   return {
-    key: `matmul/${type}/${T}/${L}x${G}`,
-    bindings: ['read', 'read', 'write', 'uniform'],
+    key: `matmul/${type}/${T}/${L}x${G}${epilogue ? `/${epilogue}` : ''}`,
+    bindings: epilogue ? ['read', 'read', 'write', 'uniform', 'read'] : ['read', 'read', 'write', 'uniform'],
     code: `
 ${struct('k: u32, m: u32, rowBytes: u32, rowOffset: u32, rows: u32, nTok: u32')}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
+${epilogue ? `@group(0) @binding(4) var<storage, read> R: array<f32>;\n${TANH}\n${GELU}\n${SILU}` : ''}
 ${requireDequant(type)}
 ${X4}
 var<workgroup> red: array<f32, ${WG * T}>;
@@ -138,7 +162,11 @@ fn main(${ENTRY_BUILTINS}) {
     workgroupBarrier();
   }
   if (r < p.rows && lane == 0u) {
-    for (var t = 0u; t < nt; t++) { Y[(t0 + t) * p.m + p.rowOffset + r] = red[t * ${WG}u + lid]; }
+    for (var t = 0u; t < nt; t++) {
+      let at = (t0 + t) * p.m + p.rowOffset + r;
+      let v = red[t * ${WG}u + lid];
+      Y[at] = ${epilogue ? EPILOGUE[epilogue] : 'v'};
+    }
   }
 }`,
   };
@@ -291,17 +319,17 @@ ${struct('group: u32, hasWeight: u32, eps: f32')}
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-var<workgroup> red: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
+var<workgroup> red: array<f32, ${NORM_WG}>;
+@compute @workgroup_size(${NORM_WG})
 fn main(${ENTRY_BUILTINS}) {
   let at = (${FLAT}) * p.group;
   var s = 0.0;
-  for (var i = lid; i < p.group; i += ${WG}u) { s += X[at + i] * X[at + i]; }
+  for (var i = lid; i < p.group; i += ${NORM_WG}u) { s += X[at + i] * X[at + i]; }
   red[lid] = s;
   workgroupBarrier();
-  ${TREE_SUM}
+  ${treeSum(NORM_WG)}
   let r = 1.0 / sqrt(red[0] / f32(p.group) + p.eps);
-  for (var i = lid; i < p.group; i += ${WG}u) {
+  for (var i = lid; i < p.group; i += ${NORM_WG}u) {
     Y[at + i] = X[at + i] * r * select(1.0, G[i], p.hasWeight == 1u);
   }
 }`,
@@ -320,24 +348,24 @@ ${struct('cols: u32, hasWeight: u32, hasBias: u32, eps: f32')}
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(4) var<uniform> p: P;
-var<workgroup> red: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
+var<workgroup> red: array<f32, ${NORM_WG}>;
+@compute @workgroup_size(${NORM_WG})
 fn main(${ENTRY_BUILTINS}) {
   let at = (${FLAT}) * p.cols;
   var s = 0.0;
-  for (var i = lid; i < p.cols; i += ${WG}u) { s += X[at + i]; }
+  for (var i = lid; i < p.cols; i += ${NORM_WG}u) { s += X[at + i]; }
   red[lid] = s;
   workgroupBarrier();
-  ${TREE_SUM}
+  ${treeSum(NORM_WG)}
   let mean = red[0] / f32(p.cols);
   workgroupBarrier();
   var v = 0.0;
-  for (var i = lid; i < p.cols; i += ${WG}u) { let d = X[at + i] - mean; v += d * d; }
+  for (var i = lid; i < p.cols; i += ${NORM_WG}u) { let d = X[at + i] - mean; v += d * d; }
   red[lid] = v;
   workgroupBarrier();
-  ${TREE_SUM}
+  ${treeSum(NORM_WG)}
   let r = 1.0 / sqrt(red[0] / f32(p.cols) + p.eps);
-  for (var i = lid; i < p.cols; i += ${WG}u) {
+  for (var i = lid; i < p.cols; i += ${NORM_WG}u) {
     Y[at + i] = (X[at + i] - mean) * r * select(1.0, G[i], p.hasWeight == 1u) + select(0.0, B[i], p.hasBias == 1u);
   }
 }`,
@@ -420,30 +448,35 @@ fn main(${ENTRY_BUILTINS}) {
   };
 }
 
-/** Writes the step's keys (or values) [t][kvHead·headDim] into the cache at pos0 + t. */
+/** Writes the step's keys and values [t][kvHead·headDim] into their caches at pos0 + t: one dispatch for both. */
 export function kvStoreKernel(kv: KVCacheType): KernelSource {
   const f16 = kv === 'f16';
+  const store = (src: string, dst: string) =>
+    f16 ? `${dst}[at >> 1u] = f16_bits(${src}[j]) | (f16_bits(${src}[j + 1u]) << 16u);` : `${dst}[at] = ${src}[j];`;
   return {
     key: `kv_store/${kv}`,
-    bindings: ['read', 'write', 'uniform', 'uniform'],
+    bindings: ['read', 'read', 'write', 'write', 'uniform', 'uniform'],
     code: `
 ${struct('nKv: u32, headDim: u32, ctx: u32, n: u32')}
 struct S { pos0: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> C: array<${f16 ? 'u32' : 'f32'}>;
-@group(0) @binding(2) var<uniform> p: P;
-@group(0) @binding(3) var<uniform> step: S;
+@group(0) @binding(0) var<storage, read> K: array<f32>;
+@group(0) @binding(1) var<storage, read> V: array<f32>;
+@group(0) @binding(2) var<storage, read_write> KC: array<${f16 ? 'u32' : 'f32'}>;
+@group(0) @binding(3) var<storage, read_write> VC: array<${f16 ? 'u32' : 'f32'}>;
+@group(0) @binding(4) var<uniform> p: P;
+@group(0) @binding(5) var<uniform> step: S;
 ${f16 ? F16_BITS : ''}
 @compute @workgroup_size(${ELEMENTWISE_WG})
 fn main(${ENTRY_BUILTINS}) {
-  // One thread per ${f16 ? 'pair of values (an f16 pair is one word)' : 'value'}.
+  // One thread per ${f16 ? 'pair of values (an f16 pair is one word)' : 'value'} of K and the same of V.
   let j = ((${FLAT}) * ${ELEMENTWISE_WG}u + lid) * ${f16 ? 2 : 1}u;
   if (j >= p.n) { return; }
   let d = j % p.headDim;
   let h = (j / p.headDim) % p.nKv;
   let t = j / (p.headDim * p.nKv);
   let at = (h * p.ctx + step.pos0 + t) * p.headDim + d;
-  ${f16 ? 'C[at >> 1u] = f16_bits(X[j]) | (f16_bits(X[j + 1u]) << 16u);' : 'C[at] = X[j];'}
+  ${store('K', 'KC')}
+  ${store('V', 'VC')}
 }`,
   };
 }
@@ -455,22 +488,40 @@ fn main(${ENTRY_BUILTINS}) {
  * positions in order with the normalized weights. An f16 cache rounds those weights to f16 first,
  * as ggml does before its f16 product with V (and q to f16 before the product with K).
  */
-export function attentionKernel(kv: KVCacheType): KernelSource {
+export function attentionKernel(kv: KVCacheType, vectorK = false): KernelSource {
   const f16 = kv === 'f16';
   const maxDims = 4; // head sizes up to 4·WG = 256
+  // With vectorK (head sizes a multiple of 8 for f16, 4 for f32), a key row is read 16 bytes at a
+  // time: a thread's score is a chain of headDim/8 (f16) loads instead of headDim.
+  const kElement = vectorK ? (f16 ? 'vec4<u32>' : 'vec4<f32>') : f16 ? 'u32' : 'f32';
+  const kDot = !vectorK
+    ? `for (var d = 0u; d < p.headDim; d++) { dotp += q[d] * KC_at(kvBase + j * p.headDim + d); }`
+    : f16
+      ? `let row = (kvBase + j * p.headDim) / 8u;
+  for (var c = 0u; c < p.headDim / 8u; c++) {
+    let w = KC[row + c];
+    let d = c * 8u;
+    dotp += dot(vec4f(unpack2x16float(w.x), unpack2x16float(w.y)), vec4f(q[d], q[d + 1u], q[d + 2u], q[d + 3u]))
+      + dot(vec4f(unpack2x16float(w.z), unpack2x16float(w.w)), vec4f(q[d + 4u], q[d + 5u], q[d + 6u], q[d + 7u]));
+  }`
+      : `let row = (kvBase + j * p.headDim) / 4u;
+  for (var c = 0u; c < p.headDim / 4u; c++) {
+    let d = c * 4u;
+    dotp += dot(KC[row + c], vec4f(q[d], q[d + 1u], q[d + 2u], q[d + 3u]));
+  }`;
   return {
-    key: `attention/${kv}`,
+    key: `attention/${kv}${vectorK ? '/vector-k' : ''}`,
     bindings: ['read', 'read', 'read', 'write', 'uniform', 'uniform'],
     code: `
 ${struct('nHead: u32, nKv: u32, headDim: u32, ctx: u32, window: u32, softcap: f32, scale: f32')}
 struct S { pos0: u32 }
 @group(0) @binding(0) var<storage, read> Q: array<f32>;
-@group(0) @binding(1) var<storage, read> KC: array<${f16 ? 'u32' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> KC: array<${kElement}>;
 @group(0) @binding(2) var<storage, read> VC: array<${f16 ? 'u32' : 'f32'}>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(4) var<uniform> p: P;
 @group(0) @binding(5) var<uniform> step: S;
-${kvRead(kv, 'KC')}
+${vectorK ? '' : kvRead(kv, 'KC')}
 ${kvRead(kv, 'VC')}
 ${f16 ? F16_BITS : ''}
 ${TANH}
@@ -482,7 +533,7 @@ var<workgroup> red: array<f32, ${WG}>;
 fn score(j: u32, last: u32, kvBase: u32) -> f32 {
   if (j > last) { return -3.4028234e38; }
   var dotp = 0.0;
-  for (var d = 0u; d < p.headDim; d++) { dotp += q[d] * KC_at(kvBase + j * p.headDim + d); }
+  ${kDot}
   if (p.softcap > 0.0) { dotp = p.softcap * tanh_c(dotp / p.softcap); }
   return dotp * p.scale;
 }
