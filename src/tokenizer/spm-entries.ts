@@ -28,16 +28,26 @@ export function spmVocabularyEntries(vocab: SpmVocabulary, flags: { addBos?: boo
 }
 
 /**
- * The metadata of an SPM vocabulary of `size` tokens: the three specials, the 256 byte tokens,
- * then filler pieces (for models whose text does not matter: speed benchmarks, memory plans).
+ * The first 259 tokens of the vocabularies we write: <unk>, <s>, </s> (ids 0, 1, 2, as
+ * `spmVocabularyEntries` declares them) and the 256 byte-fallback tokens <0x00>..<0xFF>, with
+ * their token types. Callers append their pieces.
  */
-export function fillerSpmVocabularyEntries(size: number): [string, GGUFKeyValue][] {
+export function spmBaseTokens(): { tokens: string[]; types: number[] } {
   const tokens = ['<unk>', '<s>', '</s>'];
   const types = [2, 3, 3];
   for (let b = 0; b < 256; b++) {
     tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(6);
   }
+  return { tokens, types };
+}
+
+/**
+ * The metadata of an SPM vocabulary of `size` tokens: the three specials, the 256 byte tokens,
+ * then filler pieces (for models whose text does not matter: speed benchmarks, memory plans).
+ */
+export function fillerSpmVocabularyEntries(size: number): [string, GGUFKeyValue][] {
+  const { tokens, types } = spmBaseTokens();
   for (let i = tokens.length; i < size; i++) {
     tokens.push(`\u2581t${i}`);
     types.push(1);

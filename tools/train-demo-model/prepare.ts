@@ -21,7 +21,7 @@ import { generateCorpus } from './corpus.js';
 import { trainVocabulary } from './vocabulary.js';
 
 /** The prompts whose reference logits the export test checks (short, so the file stays small). */
-export const REFERENCE_PROMPTS = [
+const REFERENCE_PROMPTS = [
   'Once upon a time',
   'Once upon a time, there was a little girl named Lily. She loved to',
   'One day, Tom and his dog went to the park. They saw a big',

@@ -7,13 +7,10 @@
  * other character, each with the space before it (as "\u2581"). No piece is learned across a
  * unit boundary, so no token mixes a word with its punctuation or spans two words.
  */
-import type { SpmVocabulary } from '../../src/tokenizer/spm-entries.js';
+import { spmBaseTokens, type SpmVocabulary } from '../../src/tokenizer/spm-entries.js';
 
 const SPACE = '\u2581';
 const TOKEN_NORMAL = 1;
-const TOKEN_UNKNOWN = 2;
-const TOKEN_CONTROL = 3;
-const TOKEN_BYTE = 6;
 
 /** The units of a text, spaces escaped the SentencePiece way (its leading space included). */
 export function units(text: string): string[] {
@@ -28,12 +25,7 @@ export function trainVocabulary(texts: Iterable<string>, size: number): SpmVocab
   const counts = new Map<string, number>();
   for (const text of texts) for (const u of units(text)) counts.set(u, (counts.get(u) ?? 0) + 1);
 
-  const tokens = ['<unk>', '<s>', '</s>'];
-  const types = [TOKEN_UNKNOWN, TOKEN_CONTROL, TOKEN_CONTROL];
-  for (let b = 0; b < 256; b++) {
-    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-    types.push(TOKEN_BYTE);
-  }
+  const { tokens, types } = spmBaseTokens();
   const chars = new Set<string>();
   for (const unit of counts.keys()) for (const ch of unit) chars.add(ch);
   const pieces = [...chars].sort();

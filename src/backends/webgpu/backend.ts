@@ -317,7 +317,7 @@ export class WebGPUBackend implements Backend {
     for (const kv of ['f32', 'f16'] as const) sources.push(kvStoreKernel(kv), attentionKernel(kv), attentionKernel(kv, true));
     for (const type of types) {
       if (!WGSL_DEQUANT_TYPES.has(type)) continue;
-      for (const epilogue of [undefined, ...MATMUL_EPILOGUES]) sources.push(matmulKernel(type, 1, this.matmulShape, epilogue), matmulKernel(type, MATMUL_TOKENS, this.matmulShape, epilogue));
+      for (const epilogue of [false, true]) sources.push(matmulKernel(type, 1, this.matmulShape, epilogue), matmulKernel(type, MATMUL_TOKENS, this.matmulShape, epilogue));
       sources.push(expertMatmulKernel(type), embedKernel(type));
     }
     await Promise.all(sources.map((s) => this.#pipeline(s)));
@@ -810,11 +810,12 @@ class GraphCompiler {
   #matmul(x: GPUBuffer, w: WeightHandle, out: GPUBuffer, nTok: number, k: number, m: number, fused?: { epilogue: MatmulEpilogue; other: GPUBuffer }): Dispatch[] {
     const weight = this.#s.weight(w);
     return weight.pieces.map((piece) => {
-      const params = this.#params([k, m, weight.rowBytes, piece.firstRow, piece.rows, nTok]);
+      const epilogue = fused ? 1 + MATMUL_EPILOGUES.indexOf(fused.epilogue) : 0;
+      const params = this.#params([k, m, weight.rowBytes, piece.firstRow, piece.rows, nTok, epilogue]);
       const tokens = nTok === 1 ? 1 : MATMUL_TOKENS;
       const shape = this.#s.matmulShape;
       const bindings = [piece.buffer, x, out, params, ...(fused ? [fused.other] : [])];
-      return this.#dispatch(matmulKernel(w.type, tokens, shape, fused?.epilogue), bindings, flatGroups(ceilDiv(piece.rows, WG / shape.lanes), ceilDiv(nTok, tokens)));
+      return this.#dispatch(matmulKernel(w.type, tokens, shape, fused !== undefined), bindings, flatGroups(ceilDiv(piece.rows, WG / shape.lanes), ceilDiv(nTok, tokens)));
     });
   }
 

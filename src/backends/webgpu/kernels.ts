@@ -101,17 +101,18 @@ export interface MatmulShape {
 
 /**
  * An elementwise op of the matmul's result and another input R, done as the result is written
- * (one dispatch instead of two; bit-identical to the two): a residual connection's add, or a GLU
- * whose up projection is this matmul (R is the gate).
+ * (one dispatch instead of two): a residual connection's add, or a GLU whose up projection is
+ * this matmul (R is the gate). The matmul's uniform `epilogue` picks it (1 + its index here), so
+ * one pipeline serves all three.
  */
 export const MATMUL_EPILOGUES = ['add', 'glu_silu', 'glu_gelu'] as const;
 export type MatmulEpilogue = (typeof MATMUL_EPILOGUES)[number];
 
-/** y from the matmul's value v and R[at], as the unfused elementwise kernel computes it. */
-const EPILOGUE: { readonly [K in MatmulEpilogue]: string } = {
-  add: 'v + R[at]',
-  glu_silu: 'silu(R[at]) * v',
-  glu_gelu: 'gelu(R[at]) * v',
+/** The binary ops that matmuls fuse, as WGSL over two operand expressions: one text for both kernels, so fused equals unfused bit for bit. */
+const BINARY: { readonly [K in MatmulEpilogue]: (a: string, b: string) => string } = {
+  add: (a, b) => `${a} + ${b}`,
+  glu_silu: (gate, up) => `silu(${gate}) * ${up}`,
+  glu_gelu: (gate, up) => `gelu(${gate}) * ${up}`,
 };
 
 /**
@@ -120,19 +121,30 @@ const EPILOGUE: { readonly [K in MatmulEpilogue]: string } = {
  * interleaved runs of `groups`·4 inputs, then a tree per row. An epilogue combines the result
  * with R as it is written.
  */
-export function matmulKernel(type: GGMLTypeId, tokens: number, shape: MatmulShape, epilogue?: MatmulEpilogue): KernelSource {
+export function matmulKernel(type: GGMLTypeId, tokens: number, shape: MatmulShape, epilogue = false): KernelSource {
   const T = tokens;
   const { lanes: L, groups: G } = shape;
+  // R is the first operand: a GLU's gate (and an add's other term: IEEE addition commutes).
+  const cases = MATMUL_EPILOGUES.map((e, i) => `case ${i + 1}u: { return ${BINARY[e]('R[at]', 'v')}; }`);
   return {
-    key: `matmul/${type}/${T}/${L}x${G}${epilogue ? `/${epilogue}` : ''}`,
+    key: `matmul/${type}/${T}/${L}x${G}${epilogue ? '/epilogue' : ''}`,
     bindings: epilogue ? ['read', 'read', 'write', 'uniform', 'read'] : ['read', 'read', 'write', 'uniform'],
     code: `
-${struct('k: u32, m: u32, rowBytes: u32, rowOffset: u32, rows: u32, nTok: u32')}
+${struct('k: u32, m: u32, rowBytes: u32, rowOffset: u32, rows: u32, nTok: u32, epilogue: u32')}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-${epilogue ? `@group(0) @binding(4) var<storage, read> R: array<f32>;\n${TANH}\n${GELU}\n${SILU}` : ''}
+${!epilogue ? '' : `@group(0) @binding(4) var<storage, read> R: array<f32>;
+${TANH}
+${GELU}
+${SILU}
+fn epilogue(v: f32, at: u32) -> f32 {
+  switch p.epilogue {
+    ${cases.join('\n    ')}
+    default: { return v; }
+  }
+}`}
 ${requireDequant(type)}
 ${X4}
 var<workgroup> red: array<f32, ${WG * T}>;
@@ -165,7 +177,7 @@ fn main(${ENTRY_BUILTINS}) {
     for (var t = 0u; t < nt; t++) {
       let at = (t0 + t) * p.m + p.rowOffset + r;
       let v = red[t * ${WG}u + lid];
-      Y[at] = ${epilogue ? EPILOGUE[epilogue] : 'v'};
+      Y[at] = ${epilogue ? 'epilogue(v, at)' : 'v'};
     }
   }
 }`,
@@ -381,13 +393,13 @@ export type ElementwiseOp = 'add' | 'add_bias' | 'scale' | 'softcap' | 'gelu' | 
 
 /** y[j] for j < n from A (and B): the value expressions of the elementwise ops. */
 const ELEMENTWISE: { readonly [K in ElementwiseOp]: string } = {
-  add: 'A[j] + B[j]',
+  add: BINARY.add('A[j]', 'B[j]'),
   add_bias: 'A[j] + B[j % p.cols]',
   scale: 'A[j] * p.f',
   softcap: 'p.f * tanh_c(A[j] / p.f)',
   gelu: 'gelu(A[j])',
-  glu_silu: 'silu(A[j]) * B[j]',
-  glu_gelu: 'gelu(A[j]) * B[j]',
+  glu_silu: BINARY.glu_silu('A[j]', 'B[j]'),
+  glu_gelu: BINARY.glu_gelu('A[j]', 'B[j]'),
   // Columns [start, start + cols) of rows of xcols values; rows from `start` elements on.
   cols: 'A[(j / p.cols) * p.xcols + p.start + j % p.cols]',
   rows: 'A[p.start + j]',
