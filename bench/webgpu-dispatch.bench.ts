@@ -4,7 +4,8 @@
  * 16-byte read-back, as a decode step is. Two cases: each dispatch reads what the one before it
  * wrote (a chain: the implementation must put a barrier between them, as between a model's
  * nodes), and every dispatch on its own buffer (no dependency). Also the cost of the submit and
- * read-back alone (n = 0). Medians of `reps` runs.
+ * read-back alone (n = 0), and the CPU's share: the time to encode the step (up to finish()).
+ * Medians of `reps` runs.
  *
  *   node --import tsx bench/webgpu-dispatch.bench.ts [--n 400] [--reps 9]
  */
@@ -31,6 +32,9 @@ const bind = (a: GPUBuffer, b: GPUBuffer) => device.createBindGroup({ layout: pi
 const chain = Array.from({ length: n }, (_, i) => bind(buffers[i]!, buffers[i + 1]!));
 const independent = Array.from({ length: n }, (_, i) => bind(buffers[0]!, buffers[i + 1]!));
 
+/** CPU time of the last step's encoding (up to finish), ms. */
+let encodeMs = 0;
+
 async function step(groups: GPUBindGroup[]): Promise<number> {
   const t0 = performance.now();
   const enc = device.createCommandEncoder();
@@ -42,24 +46,31 @@ async function step(groups: GPUBindGroup[]): Promise<number> {
   }
   pass.end();
   enc.copyBufferToBuffer(buffers[n]!, 0, probe, 0, 16);
-  device.queue.submit([enc.finish()]);
+  const commands = enc.finish();
+  encodeMs = performance.now() - t0;
+  device.queue.submit([commands]);
   await probe.mapAsync(GPUMapMode.READ);
   probe.unmap();
   return performance.now() - t0;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-async function measure(groups: GPUBindGroup[]): Promise<number> {
+/** Median step time and median encoding time, ms. */
+async function measure(groups: GPUBindGroup[]): Promise<[number, number]> {
   await step(groups);
   const times: number[] = [];
-  for (let r = 0; r < reps; r++) times.push(await step(groups));
-  return median(times);
+  const encodes: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    times.push(await step(groups));
+    encodes.push(encodeMs);
+  }
+  return [median(times), median(encodes)];
 }
 
-const empty = await measure([]);
+const [empty] = await measure([]);
 console.log(`submit + read-back alone: ${(empty * 1000).toFixed(0)} us`);
 for (const [name, groups] of [['chained', chain], ['independent', independent]] as const) {
-  const ms = await measure(groups);
-  console.log(`${n} ${name} dispatches: ${ms.toFixed(2)} ms a step, ${(((ms - empty) * 1000) / n).toFixed(1)} us a dispatch`);
+  const [ms, encode] = await measure(groups);
+  console.log(`${n} ${name} dispatches: ${ms.toFixed(2)} ms a step, ${(((ms - empty) * 1000) / n).toFixed(1)} us a dispatch; encoding ${encode.toFixed(2)} ms (${((encode * 1000) / n).toFixed(1)} us a dispatch)`);
 }
 device.destroy();

@@ -7,17 +7,30 @@
  * dispatches. (A matmul fused into the add that reads it counts under add.)
  *
  *   node --import tsx bench/webgpu-profile.bench.ts -m MODEL [-p 512] [-r 5]
+ *   node --import tsx bench/webgpu-profile.bench.ts --shape tinyllama --type q4_0 [...]   (a synthetic model)
  */
 import { parseArgs } from 'node:util';
 import { WebGPUBackend } from '../src/backends/webgpu/backend.js';
 import { openByteSource } from '../src/gguf/open-source.js';
 import { readGGUF } from '../src/gguf/reader.js';
 import { defineModel } from '../src/model/model.js';
+import { SHAPES, syntheticModel } from './synthetic-model.js';
 
-const { values: v } = parseArgs({ options: { model: { type: 'string', short: 'm' }, prompt: { type: 'string', short: 'p', default: '512' }, reps: { type: 'string', short: 'r', default: '5' } } });
-if (!v.model) throw new Error('-m MODEL is required');
+const { values: v } = parseArgs({
+  options: {
+    model: { type: 'string', short: 'm' },
+    shape: { type: 'string' },
+    type: { type: 'string', default: 'q4_0' },
+    prompt: { type: 'string', short: 'p', default: '512' },
+    reps: { type: 'string', short: 'r', default: '5' },
+  },
+});
+const shape = v.shape === undefined ? undefined : SHAPES[v.shape];
+if (v.shape !== undefined && !shape) throw new Error(`--shape must be one of ${Object.keys(SHAPES).join(', ')}`);
+const path = v.model ?? (shape && (await syntheticModel(shape, v.type)));
+if (!path) throw new Error('-m MODEL or --shape SHAPE is required');
 const [nPrompt, reps] = [Number(v.prompt), Number(v.reps)];
-const source = await openByteSource(v.model);
+const source = await openByteSource(path);
 const file = await readGGUF(source);
 const definition = defineModel(file);
 const backend = await WebGPUBackend.create();

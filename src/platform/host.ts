@@ -7,6 +7,7 @@
 import { WasmChordError } from '../errors.js';
 import type { FileHandle } from 'node:fs/promises';
 import { fetchAsset } from './fetch-asset.js';
+import { envVar } from './env.js';
 import type { Host, WorkerPort } from './host-types.js';
 
 export const host: Host = {
@@ -102,7 +103,10 @@ export const host: Host = {
       for (const [key, value] of Object.entries(dawn.globals)) {
         if (!(key in globalThis)) Object.defineProperty(globalThis, key, { value, configurable: true, writable: true });
       }
-      return { gpu: dawn.create([]), implementation: 'npm webgpu (Dawn)' };
+      // Dawn's own switches, space-separated (e.g. "disable-dawn-features=timestamp_quantization"
+      // for exact GPU times when profiling); none by default.
+      const flags = envVar('WASM_CHORD_DAWN_FLAGS')?.split(' ').filter((f) => f) ?? [];
+      return { gpu: dawn.create(flags), implementation: 'npm webgpu (Dawn)' };
     } catch (err) {
       return `Node has no WebGPU without the optional package "webgpu" (npm install webgpu): ${(err as Error).message}`;
     }

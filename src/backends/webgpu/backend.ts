@@ -92,6 +92,12 @@ const MAX_EXPERTS = 256;
 function matmulShape(info: GpuInfo): MatmulShape {
   return { lanes: Math.min(32, Math.max(8, info.subgroupSize ?? 32)), groups: 1 };
 }
+/**
+ * Dispatches per command buffer of a step: encoding costs the host ~3–5 µs a dispatch (Dawn,
+ * bench/webgpu-dispatch.bench.ts), so a step submitted whole leaves the GPU idle until all of it
+ * is encoded; submitted in parts, the GPU runs each part while the next is encoded.
+ */
+const SUBMIT_DISPATCHES = 48;
 /** Most workgroups along one dispatch dimension (WebGPU's guaranteed limit). */
 const MAX_GROUPS = 65535;
 
@@ -528,18 +534,25 @@ export class WebGPUBackend implements Backend {
     });
   }
 
-  /** Encodes the given steps' dispatches in one pass, copies the output if asked, submits. */
+  /**
+   * Encodes the given steps' dispatches, copies the output if asked, submits: SUBMIT_DISPATCHES
+   * at a time, so that the GPU runs the first while the host encodes the rest.
+   */
   #submit(compiled: GpuCompiledGraph, steps: ReadyDispatch[][], readback?: GPUBuffer): void {
-    const encoder = this.#device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
-    for (const d of steps.flat()) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(...d.groups);
+    const all = steps.flat();
+    for (let first = 0; first < all.length || first === 0; first += SUBMIT_DISPATCHES) {
+      const encoder = this.#device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      for (const d of all.slice(first, first + SUBMIT_DISPATCHES)) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(...d.groups);
+      }
+      pass.end();
+      const last = first + SUBMIT_DISPATCHES >= all.length;
+      if (readback && last) encoder.copyBufferToBuffer(compiled.outputs.get(compiled.graph.output.id)!, 0, readback, 0, bytesOf(compiled.graph.output));
+      this.#device.queue.submit([encoder.finish()]);
     }
-    pass.end();
-    if (readback) encoder.copyBufferToBuffer(compiled.outputs.get(compiled.graph.output.id)!, 0, readback, 0, bytesOf(compiled.graph.output));
-    this.#device.queue.submit([encoder.finish()]);
   }
 
   /** Every step's dispatches for this cache (those that bind it made on its first run). */
@@ -812,9 +825,9 @@ class GraphCompiler {
     return weight.pieces.map((piece) => {
       const epilogue = fused ? 1 + MATMUL_EPILOGUES.indexOf(fused.epilogue) : 0;
       const params = this.#params([k, m, weight.rowBytes, piece.firstRow, piece.rows, nTok, epilogue]);
+      const bindings = [piece.buffer, x, out, params, ...(fused ? [fused.other] : [])];
       const tokens = nTok === 1 ? 1 : MATMUL_TOKENS;
       const shape = this.#s.matmulShape;
-      const bindings = [piece.buffer, x, out, params, ...(fused ? [fused.other] : [])];
       return this.#dispatch(matmulKernel(w.type, tokens, shape, fused !== undefined), bindings, flatGroups(ceilDiv(piece.rows, WG / shape.lanes), ceilDiv(nTok, tokens)));
     });
   }

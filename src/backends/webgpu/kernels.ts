@@ -115,21 +115,11 @@ const BINARY: { readonly [K in MatmulEpilogue]: (a: string, b: string) => string
   glu_gelu: (gate, up) => `gelu(${gate}) * ${up}`,
 };
 
-/**
- * y[t][rowOffset + r] = x[t] · W[r] for the rows of one weight chunk. A workgroup takes WG/lanes
- * rows and `tokens` tokens (1 for decode: one accumulator in a register); each row's lanes sum
- * interleaved runs of `groups`·4 inputs, then a tree per row. An epilogue combines the result
- * with R as it is written.
- */
-export function matmulKernel(type: GGMLTypeId, tokens: number, shape: MatmulShape, epilogue = false): KernelSource {
-  const T = tokens;
-  const { lanes: L, groups: G } = shape;
+/** The uniform and bindings every matmul kernel shares, and the epilogue function when fused. */
+export function matmulPreamble(epilogue: boolean): string {
   // R is the first operand: a GLU's gate (and an add's other term: IEEE addition commutes).
   const cases = MATMUL_EPILOGUES.map((e, i) => `case ${i + 1}u: { return ${BINARY[e]('R[at]', 'v')}; }`);
-  return {
-    key: `matmul/${type}/${T}/${L}x${G}${epilogue ? '/epilogue' : ''}`,
-    bindings: epilogue ? ['read', 'read', 'write', 'uniform', 'read'] : ['read', 'read', 'write', 'uniform'],
-    code: `
+  return `
 ${struct('k: u32, m: u32, rowBytes: u32, rowOffset: u32, rows: u32, nTok: u32, epilogue: u32')}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
@@ -145,8 +135,26 @@ fn epilogue(v: f32, at: u32) -> f32 {
     default: { return v; }
   }
 }`}
+${X4}`;
+}
+
+/** The bindings of every matmul kernel: W, X, Y, P, and R when an epilogue reads it. */
+export const matmulBindings = (epilogue: boolean): BindingKind[] => (epilogue ? ['read', 'read', 'write', 'uniform', 'read'] : ['read', 'read', 'write', 'uniform']);
+
+/**
+ * y[t][rowOffset + r] = x[t] · W[r] for the rows of one weight chunk. A workgroup takes WG/lanes
+ * rows and `tokens` tokens (1 for decode: one accumulator in a register); each row's lanes sum
+ * interleaved runs of `groups`·4 inputs, then a tree per row. An epilogue combines the result
+ * with R as it is written.
+ */
+export function matmulKernel(type: GGMLTypeId, tokens: number, shape: MatmulShape, epilogue = false): KernelSource {
+  const T = tokens;
+  const { lanes: L, groups: G } = shape;
+  return {
+    key: `matmul/${type}/${T}/${L}x${G}${epilogue ? '/epilogue' : ''}`,
+    bindings: matmulBindings(epilogue),
+    code: `${matmulPreamble(epilogue)}
 ${requireDequant(type)}
-${X4}
 var<workgroup> red: array<f32, ${WG * T}>;
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_BUILTINS}) {
