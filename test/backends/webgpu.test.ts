@@ -28,14 +28,22 @@ import { logitBound } from '../helpers/model-bounds.js';
 import { createWebGPU, webgpuUnavailable } from './backends.js';
 import { caseFile, caseGraph, caseKVSpec, caseTokens, VOCAB, type OpCase } from './op-cases.js';
 import { WGSL_DEQUANT_TYPES } from '../../src/backends/webgpu/dequant-wgsl.js';
-import { canQuantize, GGMLType, typeInfo, typeName } from '../../src/quant/index.js';
+import { canQuantize, GGMLType, rowByteSize, typeInfo, typeName } from '../../src/quant/index.js';
+import { runCase } from './run-case.js';
 
 const skip = await webgpuUnavailable();
 const MODEL = join(SHARED, 'models/derived/stories260K-Q8_0.gguf');
 
-/** Flips the sign of every Q8_0 matmul result: a driver miscompiling one kernel. */
-const brokenQ8: (s: KernelSource) => KernelSource = (s) =>
-  s.key.startsWith('matmul/8/') ? { ...s, code: s.code.replace('let v = red', 'let v = -red') } : s;
+/**
+ * Flips the sign of every result of the Q8_0 matmul kernels whose key `picks` (each writes its
+ * results through one \`let v = \`): a driver miscompiling them.
+ */
+const flipQ8 =
+  (picks: (key: string) => boolean) =>
+  (s: KernelSource): KernelSource =>
+    s.key.startsWith('matmul/8/') && picks(s.key) ? { ...s, code: s.code.replace('let v = ', 'let v = -') } : s;
+/** Both Q8_0 matmul kernels, prefill's GEMM and decode's, broken. */
+const brokenQ8 = flipQ8(() => true);
 
 async function load(backend: Backend) {
   const source = await openByteSource(MODEL);
@@ -248,8 +256,8 @@ test('a matmul and the add or GLU that alone reads it run as one dispatch, bit-i
           { name: 'w', type, shape: [k, 33] },
           { name: 'w2', type, shape: [k, 33] },
         ],
-        // One token, then more than a matmul workgroup's tile of tokens.
-        steps: [{ pos0: 0, nTokens: 1 }, { pos0: 1, nTokens: 11 }],
+        // One token (the decode kernels), then more than the prefill GEMM's tile of 64 tokens.
+        steps: [{ pos0: 0, nTokens: 1 }, { pos0: 1, nTokens: 70 }],
         kvType: 'f32',
         build,
       };
@@ -272,5 +280,55 @@ test('a matmul and the add or GLU that alone reads it run as one dispatch, bit-i
         await backend.dispose();
       }
     }
+  }
+});
+
+test('the canary catches a wrong prefill GEMM alone, and a wrong decode kernel alone', { skip }, async () => {
+  const gemm = (key: string) => key.includes('/gemm/');
+  for (const [kernel, picks, message] of [
+    ['prefill', gemm, /Q8_0 matmul \(.*, \d+ tokens\)/],
+    ['decode', (key: string) => !gemm(key), /Q8_0 matmul \(.*, 1 token\)/],
+  ] as const) {
+    const broken = await createWebGPU({ transformKernel: flipQ8(picks) });
+    try {
+      await assert.rejects(load(broken), (e) => e instanceof WasmChordError && e.code === 'BACKEND_DISAGREES' && message.test(e.message), `a wrong ${kernel} kernel`);
+    } finally {
+      await broken.dispose();
+    }
+  }
+});
+
+test('the prefill GEMM over several tiles of rows and tokens, with a ragged k and pieces cut across its tiles, is within the bound of the reference, and pieces give the bits of whole weights', { skip }, async () => {
+  // 150 rows: two whole row tiles and part of a third; 70 tokens: a whole token tile and part of
+  // another; k: floats ending inside a vec4 and a step, and quantized types over several steps.
+  for (const [type, k] of [[GGMLType.F32, 75], [GGMLType.F16, 75], [GGMLType.Q8_0, 96], [GGMLType.Q4_K, 256]] as const) {
+    const c: OpCase = {
+      op: 'matmul',
+      label: `matmul GEMM tiles ${typeName(type)} k=${k}`,
+      weightType: type,
+      tensors: [
+        { name: 'in.x', type: GGMLType.F32, shape: [k, VOCAB] },
+        { name: 'w', type, shape: [k, 150] },
+      ],
+      steps: [{ pos0: 0, nTokens: 70 }],
+      kvType: 'f32',
+      build: (g, w) => g.matmul('mm', g.embed('x', w('in.x')), w('w')),
+    };
+    const file = await caseFile(c);
+    const w = (n: string) => file.tensor(n)!;
+    const outputs: Float32Array[] = [];
+    // Whole, then in pieces of 37 rows (a piece's rows start inside a tile).
+    for (const weightPieceBytes of [undefined, 37 * rowByteSize(type, k)]) {
+      const backend = await createWebGPU({ canary: false, weightPieceBytes });
+      try {
+        const r = await runCase(c, file, 'webgpu', backend);
+        assert.equal(r.divergence, undefined, `${c.label}: ${JSON.stringify(r.divergence)}`);
+        const cache = backend.createKVCache(caseKVSpec(c, w));
+        outputs.push(await backend.run(backend.compile(caseGraph(c, 70, w)), { tokens: caseTokens(c, 0), pos0: 0 }, cache));
+      } finally {
+        await backend.dispose();
+      }
+    }
+    assert.deepEqual(outputs[1], outputs[0], `${c.label}: pieces vs whole`);
   }
 });

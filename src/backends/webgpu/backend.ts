@@ -33,6 +33,8 @@ import { shiftLayerData } from '../kv-shift.js';
 import { runCanary } from './canary.js';
 import { WGSL_DEQUANT_TYPES } from './dequant-wgsl.js';
 import { acquireGpu, checkDevice, guardAllocation, type GpuContext, type GpuInfo } from './gpu.js';
+import { GEMM_ROWS, GEMM_TOKENS, gemmKernel } from './gemm-kernel.js';
+import { SLICE_MATVEC_TYPES, sliceLanes, sliceMatvecKernel, sliceMatvecRows } from './matvec-kernel.js';
 import {
   attentionKernel,
   elementwiseKernel,
@@ -43,7 +45,6 @@ import {
   matmulKernel,
   MATMUL_EPILOGUES,
   type MatmulEpilogue,
-  MATMUL_TOKENS,
   MAX_HEAD_DIM,
   moeCombineKernel,
   moeRouteKernel,
@@ -323,7 +324,10 @@ export class WebGPUBackend implements Backend {
     for (const kv of ['f32', 'f16'] as const) sources.push(kvStoreKernel(kv), attentionKernel(kv), attentionKernel(kv, true));
     for (const type of types) {
       if (!WGSL_DEQUANT_TYPES.has(type)) continue;
-      for (const epilogue of [false, true]) sources.push(matmulKernel(type, 1, this.matmulShape, epilogue), matmulKernel(type, MATMUL_TOKENS, this.matmulShape, epilogue));
+      for (const epilogue of [false, true]) {
+        const decode = SLICE_MATVEC_TYPES.has(type) ? sliceMatvecKernel(type, sliceLanes(this.matmulShape), epilogue) : matmulKernel(type, this.matmulShape, epilogue);
+        sources.push(decode, gemmKernel(type, epilogue));
+      }
       sources.push(expertMatmulKernel(type), embedKernel(type));
     }
     await Promise.all(sources.map((s) => this.#pipeline(s)));
@@ -819,16 +823,20 @@ class GraphCompiler {
     return this.#dispatch(elementwiseKernel(op), [a, b, out, params], flatGroups(ceilDiv(n, ELEMENTWISE_WG)));
   }
 
-  /** x · Wᵀ (with an epilogue over another input), one dispatch per piece of the weight. */
+  /** x · Wᵀ (with an epilogue over another input), one dispatch per piece of the weight: the tiled GEMM for several tokens, the decode kernel for one. */
   #matmul(x: GPUBuffer, w: WeightHandle, out: GPUBuffer, nTok: number, k: number, m: number, fused?: { epilogue: MatmulEpilogue; other: GPUBuffer }): Dispatch[] {
     const weight = this.#s.weight(w);
     return weight.pieces.map((piece) => {
       const epilogue = fused ? 1 + MATMUL_EPILOGUES.indexOf(fused.epilogue) : 0;
       const params = this.#params([k, m, weight.rowBytes, piece.firstRow, piece.rows, nTok, epilogue]);
       const bindings = [piece.buffer, x, out, params, ...(fused ? [fused.other] : [])];
-      const tokens = nTok === 1 ? 1 : MATMUL_TOKENS;
+      if (nTok > 1) return this.#dispatch(gemmKernel(w.type, fused !== undefined), bindings, flatGroups(ceilDiv(piece.rows, GEMM_ROWS), ceilDiv(nTok, GEMM_TOKENS)));
       const shape = this.#s.matmulShape;
-      return this.#dispatch(matmulKernel(w.type, tokens, shape, fused !== undefined), bindings, flatGroups(ceilDiv(piece.rows, WG / shape.lanes), ceilDiv(nTok, tokens)));
+      if (SLICE_MATVEC_TYPES.has(w.type)) {
+        const lanes = sliceLanes(shape);
+        return this.#dispatch(sliceMatvecKernel(w.type, lanes, fused !== undefined), bindings, flatGroups(ceilDiv(piece.rows, sliceMatvecRows(lanes))));
+      }
+      return this.#dispatch(matmulKernel(w.type, shape, fused !== undefined), bindings, flatGroups(ceilDiv(piece.rows, WG / shape.lanes)));
     });
   }
 

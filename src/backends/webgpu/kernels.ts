@@ -32,8 +32,6 @@ export function packParams(values: readonly ParamValue[]): Uint8Array<ArrayBuffe
 
 /** Threads of a workgroup; 64 fits every adapter's limits (the WebGPU minimum is 256). */
 export const WG = 64;
-/** Tokens one matmul workgroup reads its weight rows for (prefill reuse of decoded blocks). */
-export const MATMUL_TOKENS = 8;
 /** Elements per thread-group of the elementwise kernels. */
 export const ELEMENTWISE_WG = 256;
 
@@ -115,14 +113,17 @@ const BINARY: { readonly [K in MatmulEpilogue]: (a: string, b: string) => string
   glu_gelu: (gate, up) => `gelu(${gate}) * ${up}`,
 };
 
-/** The uniform and bindings every matmul kernel shares, and the epilogue function when fused. */
-export function matmulPreamble(epilogue: boolean): string {
+/**
+ * The uniform and bindings every matmul kernel shares, and the epilogue function when fused. X is
+ * read as f32 (with x4) or, for kernels that need k to be a multiple of 4, as vec4f.
+ */
+export function matmulPreamble(epilogue: boolean, x: 'f32' | 'vec4f' = 'f32'): string {
   // R is the first operand: a GLU's gate (and an add's other term: IEEE addition commutes).
   const cases = MATMUL_EPILOGUES.map((e, i) => `case ${i + 1}u: { return ${BINARY[e]('R[at]', 'v')}; }`);
   return `
 ${struct('k: u32, m: u32, rowBytes: u32, rowOffset: u32, rows: u32, nTok: u32, epilogue: u32')}
 @group(0) @binding(0) var<storage, read> W: array<u32>;
-@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> X: array<${x}>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 ${!epilogue ? '' : `@group(0) @binding(4) var<storage, read> R: array<f32>;
@@ -135,34 +136,33 @@ fn epilogue(v: f32, at: u32) -> f32 {
     default: { return v; }
   }
 }`}
-${X4}`;
+${x === 'f32' ? X4 : ''}`;
 }
 
 /** The bindings of every matmul kernel: W, X, Y, P, and R when an epilogue reads it. */
 export const matmulBindings = (epilogue: boolean): BindingKind[] => (epilogue ? ['read', 'read', 'write', 'uniform', 'read'] : ['read', 'read', 'write', 'uniform']);
 
 /**
- * y[t][rowOffset + r] = x[t] · W[r] for the rows of one weight chunk. A workgroup takes WG/lanes
- * rows and `tokens` tokens (1 for decode: one accumulator in a register); each row's lanes sum
- * interleaved runs of `groups`·4 inputs, then a tree per row. An epilogue combines the result
- * with R as it is written.
+ * y[rowOffset + r] = x · W[r] for the rows of one weight chunk and one token (decode; several
+ * tokens go to the tiled GEMM of gemm-kernel.ts). A workgroup takes WG/lanes rows; each row's
+ * lanes sum interleaved runs of `groups`·4 inputs, then a tree per row. An epilogue combines the
+ * result with R as it is written.
  */
-export function matmulKernel(type: GGMLTypeId, tokens: number, shape: MatmulShape, epilogue = false): KernelSource {
-  const T = tokens;
+export function matmulKernel(type: GGMLTypeId, shape: MatmulShape, epilogue = false): KernelSource {
   const { lanes: L, groups: G } = shape;
   return {
-    key: `matmul/${type}/${T}/${L}x${G}${epilogue ? '/epilogue' : ''}`,
+    key: `matmul/${type}/1/${L}x${G}${epilogue ? '/epilogue' : ''}`,
     bindings: matmulBindings(epilogue),
     code: `${matmulPreamble(epilogue)}
 ${requireDequant(type)}
-var<workgroup> red: array<f32, ${WG * T}>;
+var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_BUILTINS}) {
   let lane = lid % ${L}u;
   let r = (wid.x + wid.y * nwg.x) * ${WG / L}u + lid / ${L}u;
-  let t0 = wid.z * ${T}u;
-  let nt = min(${T}u, p.nTok - t0);
-  var acc: array<f32, ${T}>;
+  let t0 = wid.z * 1u;
+  let nt = min(1u, p.nTok - t0);
+  var acc: array<f32, 1>;
   if (r < p.rows) {
     let base = r * p.rowBytes;
     for (var i0 = lane * ${4 * G}u; i0 < p.k; i0 += ${L * 4 * G}u) {
@@ -175,7 +175,7 @@ fn main(${ENTRY_BUILTINS}) {
       }
     }
   }
-  for (var t = 0u; t < ${T}u; t++) { red[t * ${WG}u + lid] = acc[t]; }
+  for (var t = 0u; t < 1u; t++) { red[t * ${WG}u + lid] = acc[t]; }
   workgroupBarrier();
   for (var s = ${L / 2}u; s > 0u; s >>= 1u) {
     if (lane < s) { for (var t = 0u; t < nt; t++) { red[t * ${WG}u + lid] += red[t * ${WG}u + lid + s]; } }
@@ -508,6 +508,9 @@ fn main(${ENTRY_BUILTINS}) {
  * positions in order with the normalized weights. An f16 cache rounds those weights to f16 first,
  * as ggml does before its f16 product with V (and q to f16 before the product with K).
  */
+/** Value rows one attention thread loads before adding them up. */
+const ATTENTION_V_RUN = 8;
+
 export function attentionKernel(kv: KVCacheType, vectorK = false): KernelSource {
   const f16 = kv === 'f16';
   const maxDims = 4; // head sizes up to 4·WG = 256
@@ -518,17 +521,27 @@ export function attentionKernel(kv: KVCacheType, vectorK = false): KernelSource 
     ? `for (var d = 0u; d < p.headDim; d++) { dotp += q[d] * KC_at(kvBase + j * p.headDim + d); }`
     : f16
       ? `let row = (kvBase + j * p.headDim) / 8u;
-  for (var c = 0u; c < p.headDim / 8u; c++) {
-    let w = KC[row + c];
-    let d = c * 8u;
-    dotp += dot(vec4f(unpack2x16float(w.x), unpack2x16float(w.y)), vec4f(q[d], q[d + 1u], q[d + 2u], q[d + 3u]))
-      + dot(vec4f(unpack2x16float(w.z), unpack2x16float(w.w)), vec4f(q[d + 4u], q[d + 5u], q[d + 6u], q[d + 7u]));
-  }`
+  let n = p.headDim / 8u;
+  var c = 0u;
+  for (; c + 4u <= n; c += 4u) {
+    let w = array<vec4<u32>, 4>(KC[row + c], KC[row + c + 1u], KC[row + c + 2u], KC[row + c + 3u]);
+    for (var u = 0u; u < 4u; u++) { dotp += dot8(w[u], (c + u) * 8u); }
+  }
+  for (; c < n; c++) { dotp += dot8(KC[row + c], c * 8u); }`
       : `let row = (kvBase + j * p.headDim) / 4u;
-  for (var c = 0u; c < p.headDim / 4u; c++) {
-    let d = c * 4u;
-    dotp += dot(KC[row + c], vec4f(q[d], q[d + 1u], q[d + 2u], q[d + 3u]));
-  }`;
+  let n = p.headDim / 4u;
+  var c = 0u;
+  for (; c + 4u <= n; c += 4u) {
+    let w = array<vec4f, 4>(KC[row + c], KC[row + c + 1u], KC[row + c + 2u], KC[row + c + 3u]);
+    for (var u = 0u; u < 4u; u++) { dotp += dot(w[u], q4((c + u) * 4u)); }
+  }
+  for (; c < n; c++) { dotp += dot(KC[row + c], q4(c * 4u)); }`;
+  // With vector K rows, 4 of them are loaded before their dot products (the same sums in the same
+  // order): a loop of one load and one dot product waits a memory round trip per 16 bytes.
+  const vectorHelpers = !vectorK
+    ? ''
+    : `fn q4(d: u32) -> vec4f { return vec4f(q[d], q[d + 1u], q[d + 2u], q[d + 3u]); }
+${f16 ? 'fn dot8(w: vec4<u32>, d: u32) -> f32 { return dot(vec4f(unpack2x16float(w.x), unpack2x16float(w.y)), q4(d)) + dot(vec4f(unpack2x16float(w.z), unpack2x16float(w.w)), q4(d + 4u)); }' : ''}`;
   return {
     key: `attention/${kv}${vectorK ? '/vector-k' : ''}`,
     bindings: ['read', 'read', 'read', 'write', 'uniform', 'uniform'],
@@ -548,6 +561,7 @@ ${TANH}
 var<workgroup> q: array<f32, ${maxDims * WG}>;
 var<workgroup> sc: array<f32, ${WG}>;
 var<workgroup> red: array<f32, ${WG}>;
+${vectorHelpers}
 
 /** The scaled (and soft-capped) score of position j, or -FLT_MAX past the last position. */
 fn score(j: u32, last: u32, kvBase: u32) -> f32 {
@@ -600,7 +614,15 @@ fn main(${ENTRY_BUILTINS}) {
       let d = lid + k * ${WG}u;
       if (d < hd) {
         var acc = o[k];
-        for (var jj = 0u; jj < n; jj++) { acc += sc[jj] * VC_at(kvBase + (j0 + jj) * hd + d); }
+        // ${ATTENTION_V_RUN} rows' loads issued before their adds (the same adds in the same order):
+        // a loop of one load and one add waits a memory round trip per position.
+        var jj = 0u;
+        for (; jj + ${ATTENTION_V_RUN}u <= n; jj += ${ATTENTION_V_RUN}u) {
+          let at = kvBase + (j0 + jj) * hd + d;
+          ${Array.from({ length: ATTENTION_V_RUN }, (_, u) => `let v${u} = VC_at(at + ${u}u * hd);`).join(' ')}
+          ${Array.from({ length: ATTENTION_V_RUN }, (_, u) => `acc += sc[jj + ${u}u] * v${u};`).join(' ')}
+        }
+        for (; jj < n; jj++) { acc += sc[jj] * VC_at(kvBase + (j0 + jj) * hd + d); }
         o[k] = acc;
       }
     }
