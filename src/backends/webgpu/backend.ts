@@ -2,8 +2,8 @@
  * The WebGPU backend: weights stream from the source into GPU storage buffers tensor by tensor
  * (bounded staging chunks, no whole-model copy anywhere); a graph compiles once into a list of
  * dispatches with their pipelines, bind groups and uniforms; a step writes its tokens and
- * positions, encodes the dispatches into one command buffer, submits once and reads back the
- * output node.
+ * positions, encodes the dispatches into command buffers of SUBMIT_DISPATCHES, submitting each as
+ * it is encoded, and reads back the output node.
  *
  * Tensors larger than the adapter's largest storage binding (128 MiB on lavapipe, phones) are
  * split by rows into several buffers; matmuls and embeddings run once per piece.
