@@ -33,7 +33,7 @@
  */
 import type { GGMLTypeId } from '../../quant/types.js';
 import { dequantWGSL } from './dequant-wgsl.js';
-import { matmulBindings, matmulPreamble, type KernelSource } from './kernels.js';
+import { ENTRY_BUILTINS, FLAT, matmulBindings, matmulPreamble, type KernelSource } from './kernels.js';
 
 /** Weight rows of a workgroup's output tile. */
 export const GEMM_ROWS = 64;
@@ -89,8 +89,8 @@ fn put(t: u32, r: u32, a: vec4f) {
 }
 
 @compute @workgroup_size(${THREADS})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let r0 = (wid.x + wid.y * nwg.x) * ${GEMM_ROWS}u;
+fn main(${ENTRY_BUILTINS}) {
+  let r0 = (${FLAT}) * ${GEMM_ROWS}u;
   let t0 = wid.z * ${GEMM_TOKENS}u;
   // Fetching: inputs 4g..4g+3 of each step for rows (and tokens) j and j + ${HALF} of the tile,
   // stored from slot s on (and s + ${HALF / 4}: ((j + ${HALF}) / 4) ^ g = ((j / 4) ^ g) + ${HALF / 4}, as g < ${HALF / 4}).

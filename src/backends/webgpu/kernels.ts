@@ -50,8 +50,8 @@ fn x4(row: u32, i: u32, k: u32) -> vec4f {
 }`;
 
 /** The flat workgroup index of a dispatch split over x and y (x is capped at 65535). */
-const FLAT = 'wid.x + wid.y * nwg.x';
-const ENTRY_BUILTINS = '@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32';
+export const FLAT = 'wid.x + wid.y * nwg.x';
+export const ENTRY_BUILTINS = '@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32';
 
 /** A tree sum of red[0..size) into red[0], every thread taking part (uniform control flow). */
 const treeSum = (size: number) => `
@@ -159,34 +159,27 @@ var<workgroup> red: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(${ENTRY_BUILTINS}) {
   let lane = lid % ${L}u;
-  let r = (wid.x + wid.y * nwg.x) * ${WG / L}u + lid / ${L}u;
-  let t0 = wid.z * 1u;
-  let nt = min(1u, p.nTok - t0);
-  var acc: array<f32, 1>;
+  let r = (${FLAT}) * ${WG / L}u + lid / ${L}u;
+  var acc = 0.0;
   if (r < p.rows) {
     let base = r * p.rowBytes;
     for (var i0 = lane * ${4 * G}u; i0 < p.k; i0 += ${L * 4 * G}u) {
       for (var g = 0u; g < ${G}u; g++) {
         let i = i0 + g * 4u;
-        if (i < p.k) {
-          let w = dq4(base, i);
-          for (var t = 0u; t < nt; t++) { acc[t] += dot(w, x4((t0 + t) * p.k, i, p.k)); }
-        }
+        if (i < p.k) { acc += dot(dq4(base, i), x4(0u, i, p.k)); }
       }
     }
   }
-  for (var t = 0u; t < 1u; t++) { red[t * ${WG}u + lid] = acc[t]; }
+  red[lid] = acc;
   workgroupBarrier();
   for (var s = ${L / 2}u; s > 0u; s >>= 1u) {
-    if (lane < s) { for (var t = 0u; t < nt; t++) { red[t * ${WG}u + lid] += red[t * ${WG}u + lid + s]; } }
+    if (lane < s) { red[lid] += red[lid + s]; }
     workgroupBarrier();
   }
   if (r < p.rows && lane == 0u) {
-    for (var t = 0u; t < nt; t++) {
-      let at = (t0 + t) * p.m + p.rowOffset + r;
-      let v = red[t * ${WG}u + lid];
-      Y[at] = ${epilogue ? 'epilogue(v, at)' : 'v'};
-    }
+    let at = p.rowOffset + r;
+    let v = red[lid];
+    Y[at] = ${epilogue ? 'epilogue(v, at)' : 'v'};
   }
 }`,
   };
@@ -501,6 +494,9 @@ fn main(${ENTRY_BUILTINS}) {
   };
 }
 
+/** Value rows one attention thread loads before adding them up. */
+const ATTENTION_V_RUN = 8;
+
 /**
  * Causal attention of one (head, token) per workgroup over the cache, in tiles of WG positions
  * (one score per thread). Pass 1 finds the softmax's max and sum (online, tile by tile, trees in
@@ -508,9 +504,6 @@ fn main(${ENTRY_BUILTINS}) {
  * positions in order with the normalized weights. An f16 cache rounds those weights to f16 first,
  * as ggml does before its f16 product with V (and q to f16 before the product with K).
  */
-/** Value rows one attention thread loads before adding them up. */
-const ATTENTION_V_RUN = 8;
-
 export function attentionKernel(kv: KVCacheType, vectorK = false): KernelSource {
   const f16 = kv === 'f16';
   const maxDims = 4; // head sizes up to 4·WG = 256

@@ -8,7 +8,7 @@
  * its slices in order, then a tree per row: a fixed order.
  */
 import { GGMLType, type GGMLTypeId } from '../../quant/types.js';
-import { matmulBindings, matmulPreamble, WG, type KernelSource, type MatmulShape } from './kernels.js';
+import { ENTRY_BUILTINS, FLAT, matmulBindings, matmulPreamble, WG, type KernelSource, type MatmulShape } from './kernels.js';
 
 /** Rows each thread of a slice kernel computes (sharing the activations it reads). */
 const ROWS_PER_THREAD = 4;
@@ -117,8 +117,8 @@ export const SLICE_MATVEC_TYPES: ReadonlySet<GGMLTypeId> = new Set(SLICES.keys()
 /**
  * Threads per row group: twice a subgroup, at most a workgroup. Measured on a 5632×2048 matrix
  * (bench/webgpu-matmul.bench.ts): on an H200 (subgroups of 32) 64 lanes stream 1.1–1.2× the bytes
- * of 32 and 1.3–1.9× those of 16; on lavapipe (8) 16 lanes run 1.1–1.6× faster than 32 for all
- * but Q4_0.
+ * of 32 and 1.3–1.8× those of 16; on lavapipe (8) 16 lanes run 1.2× faster than 32 for all but
+ * Q4_0 (0.9×).
  */
 export const sliceLanes = (shape: MatmulShape) => Math.min(WG, 2 * shape.lanes);
 
@@ -142,9 +142,9 @@ export function sliceMatvecKernel(type: GGMLTypeId, lanes: number, epilogue = fa
 ${slice.helpers ?? ''}
 var<workgroup> red: array<f32, ${WG * R}>;
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(${ENTRY_BUILTINS}) {
   let lane = lid % ${L}u;
-  let r0 = ((wid.x + wid.y * nwg.x) * ${WG / L}u + lid / ${L}u) * ${R}u;
+  let r0 = ((${FLAT}) * ${WG / L}u + lid / ${L}u) * ${R}u;
   var acc: array<f32, ${R}>;
   for (var u = lane; u < p.k / 32u; u += ${L}u) {
     let xs = array<vec4f, 8>(X[u * 8u], X[u * 8u + 1u], X[u * 8u + 2u], X[u * 8u + 3u], X[u * 8u + 4u], X[u * 8u + 5u], X[u * 8u + 6u], X[u * 8u + 7u]);
