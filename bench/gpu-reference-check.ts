@@ -2,7 +2,9 @@
  * The llama.cpp reference cases on this machine's real GPU (the test suite runs them on lavapipe
  * in CI; this runs them where the bundle is carried, e.g. the H200): every model of
  * reference/models/index.json on the WebGPU backend (its canary included), last-prompt logits
- * against llama.cpp's with test/model/reference.test.ts's bounds, and 16 greedy tokens.
+ * against llama.cpp's with test/model/reference.test.ts's bounds, and 16 greedy tokens; then
+ * greedy generation (token ids chosen on the GPU, in chains) must give exactly the tokens that
+ * reading every step's logits gives.
  *
  *   node --import tsx bench/gpu-reference-check.ts [SHARED_DIR]
  *
@@ -37,7 +39,7 @@ for (const entry of json<{ models: Entry[] }>('reference/models/index.json').mod
   const model = await runtime.loadModel(join(shared, entry.model_file), { kvType: 'f32', contextSize: 512 });
   for (const [name, c] of Object.entries(entry.cases)) {
     if (c.error) continue;
-    const ref = json<{ prompt_tokens: number[]; generated_tokens: number[]; top1_top2_margin_per_step: number[] }>(join(entry.dir, c.json));
+    const ref = json<{ prompt: string; prompt_tokens: number[]; generated_tokens: number[]; top1_top2_margin_per_step: number[] }>(join(entry.dir, c.json));
     await model.resetContext();
     let logits = await model.evaluate(ref.prompt_tokens);
     const e = measureError(f32(join(entry.dir, c.logits)), logits);
@@ -48,9 +50,17 @@ for (const entry of json<{ models: Entry[] }>('reference/models/index.json').mod
       if (best !== ref.generated_tokens[same] && ref.top1_top2_margin_per_step[same]! >= b.maxAbs) break;
       logits = await model.evaluate([ref.generated_tokens[same]!]);
     }
-    const ok = e.maxAbs <= b.maxAbs && e.nmse <= b.nmse && same === 16;
+    // Greedy generation against step-by-step argmax of read-back logits, on this GPU: equal.
+    await model.resetContext();
+    const generated = await model.generate(ref.prompt, { temperature: 0, maxTokens: 16, ignoreEos: true });
+    await model.resetContext();
+    const argmax = (l: Float32Array) => l.reduce((bi, x, i, a) => (x > a[bi]! ? i : bi), 0);
+    const stepwise = [argmax(await model.evaluate(generated.promptTokens))];
+    while (stepwise.length < 16) stepwise.push(argmax(await model.evaluate([stepwise.at(-1)!])));
+    const chained = generated.tokens.join() === stepwise.join();
+    const ok = e.maxAbs <= b.maxAbs && e.nmse <= b.nmse && same === 16 && chained;
     failed += ok ? 0 : 1;
-    process.stdout.write(`${ok ? 'PASS' : 'FAIL'} ${entry.dir.split('/').pop()} ${name}: max abs ${e.maxAbs.toExponential(2)} (≤ ${b.maxAbs}), NMSE ${e.nmse.toExponential(2)}, ${same}/16 greedy tokens\n`);
+    process.stdout.write(`${ok ? 'PASS' : 'FAIL'} ${entry.dir.split('/').pop()} ${name}: max abs ${e.maxAbs.toExponential(2)} (≤ ${b.maxAbs}), NMSE ${e.nmse.toExponential(2)}, ${same}/16 greedy tokens, GPU greedy ${chained ? 'equal' : `differs: ${generated.tokens.join()} vs ${stepwise.join()}`}\n`);
   }
   process.stdout.write(`  on ${model.info.backend}\n`);
   await model.dispose();

@@ -79,6 +79,13 @@ export interface CompiledGraph {
   readonly graph: Graph;
 }
 
+/** What Backend.runArgmax chose. */
+export interface ArgmaxSteps {
+  readonly tokens: readonly number[];
+  /** The logits of the step after the last token, when they hold NaN or +Infinity. */
+  readonly invalid?: Float32Array;
+}
+
 export interface BackendCapabilities {
   /** Weight tensor types its matmuls and embeddings compute with. */
   readonly tensorTypes: ReadonlySet<GGMLTypeId>;
@@ -114,6 +121,16 @@ export interface Backend {
    * output node's values, [rows][cols] row-major.
    */
   run(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, options?: RunOptions): Promise<Float32Array>;
+  /**
+   * Optional: greedy decoding where the logits are (a GPU then reads back token ids, not logits).
+   * Runs the step, takes the argmax of the output's last row (ties to the lowest index) as the
+   * next token, and, for `steps` > 1 on a one-token graph, runs that token as the next step
+   * without a round trip to the caller, `steps` times in all. Resolves to the chosen tokens in
+   * order; the cache then holds the input and all of them but the last. When a step's logits hold
+   * NaN or +Infinity, resolves to the tokens before it and that step's logits (`invalid`), for the
+   * engine to report. Without it the engine runs `run` and takes the argmax itself.
+   */
+  runArgmax?(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, steps?: number): Promise<ArgmaxSteps>;
   /** Copies out positions [0, n) of every layer (for saving a session; a GPU reads back). */
   readKV(cache: KVCacheHandle, n: number): Promise<KVLayerData[]>;
   /** Writes positions [0, n) of every layer (restoring a saved session). */

@@ -9,6 +9,7 @@ import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkSignal, 
 import { grammarVocabulary, TokenConstraint, type ConstraintTokenizer } from './grammar/constraint.js';
 import { jsonSchemaToGrammar } from './grammar/json-schema.js';
 import { parseGrammar } from './grammar/parser.js';
+import { GreedyChain } from './greedy-chain.js';
 import { checkLogits, Sampler, selectTopK, type SamplingOptions } from './sampler.js';
 import type { Session } from './session.js';
 import { StopStringFilter } from './stop-strings.js';
@@ -119,7 +120,8 @@ export async function* generate(
   const topLogprobs = options.logprobs === undefined ? undefined : checkNumber('logprobs', options.logprobs, { min: 0, max: MAX_LOGPROBS, integer: true });
   const vocab = session.model.vocabSize;
   const constraint = grammarConstraint(options, tokenizer, vocab);
-  const sample: MaskedSampler = options.sampler ? customSampler(options.sampler, vocab) : samplerFunction(new Sampler(options));
+  const sampler = options.sampler ? undefined : new Sampler(options);
+  const sample: MaskedSampler = sampler ? samplerFunction(sampler) : customSampler(options.sampler!, vocab);
   const stop = new StopStringFilter(checkStringArray('stop', options.stop) ?? []);
   // The text continues the prompt, so a leading space is kept (" upon" after "Once"), unlike
   // detokenizing the generated ids on their own. Under a grammar the text is exactly the
@@ -129,6 +131,12 @@ export async function* generate(
   const shift = checkContextShift(options.contextShift);
   // Prompt tokens that a context shift never drops.
   const nKeep = Math.min(shift?.nKeep ?? (prompt[0] === tokenizer.bos ? 1 : 0), prompt.length);
+  // Plain greedy decoding needs only the logits' argmax: the backend chooses the tokens, in chains
+  // (a GPU then reads back token ids, not logits).
+  const greedy = sampler?.plainArgmax && !constraint && topLogprobs === undefined ? new GreedyChain(session, signal) : undefined;
+  // The logits after `tokens`, or (greedy) the token they choose; `wanted`: tokens still to come, that one included.
+  const evaluate = (tokens: readonly number[], wanted: number): Promise<Float32Array | number> =>
+    greedy ? greedy.next(tokens, wanted) : session.evaluate(tokens, { signal });
 
   // Keep the cached prefix; at least the last prompt token is evaluated, for its logits.
   let keep = 0;
@@ -138,7 +146,7 @@ export async function* generate(
   stats.promptTokens = prompt.length;
   stats.reusedTokens = keep;
   let t0 = performance.now();
-  let logits = await session.evaluate(prompt.slice(keep), { signal });
+  let logits = await evaluate(prompt.slice(keep), maxTokens);
   stats.prefillMs = performance.now() - t0;
   t0 = performance.now();
 
@@ -155,8 +163,8 @@ export async function* generate(
         break;
       }
       // The model's distribution, read before the sampler sees the logits (one buffer per generation).
-      if (topLogprobs !== undefined) distribution = logSoftmax(logits, distribution);
-      const token = sample(logits, history, allowed);
+      if (topLogprobs !== undefined) distribution = logSoftmax(logits as Float32Array, distribution);
+      const token = typeof logits === 'number' ? logits : sample(logits, history, allowed);
       if (!options.ignoreEos && tokenizer.isEndOfGeneration(token)) {
         reason = 'eos';
         break;
@@ -173,13 +181,14 @@ export async function* generate(
         break;
       }
       if (n + 1 === maxTokens) break;
-      if (session.tokens.length >= session.capacity && !(shift && (await shiftContext(session, nKeep)))) {
+      if (!greedy?.hasAhead && session.tokens.length >= session.capacity && !(shift && (await shiftContext(session, nKeep)))) {
         reason = 'context';
         break;
       }
-      logits = await session.evaluate([token], { signal });
+      logits = await evaluate([token], maxTokens - n - 1);
     }
   } finally {
+    greedy?.settle();
     stats.decodeMs = performance.now() - t0;
   }
   // Text held back (an unfinished character, a possible stop string) is now final.

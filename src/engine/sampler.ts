@@ -138,8 +138,8 @@ function invalidLogit(value: number, id: number): WasmChordError {
   );
 }
 
-/** argmax that also refuses NaN and +Infinity (one pass for both). */
-function checkedArgmax(values: Float32Array): number {
+/** argmax that also refuses NaN and +Infinity with MODEL_INVALID (one pass for both). */
+export function checkedArgmax(values: Float32Array): number {
   let best = 0;
   let bestValue = -Infinity;
   for (let i = 0; i < values.length; i++) {
@@ -179,6 +179,14 @@ export class Sampler {
   }
 
   /**
+   * Whether every choice is the plain argmax of the model's logits (greedy, no bias, no
+   * penalties), which a backend can compute where the logits are (Session.evaluateArgmax).
+   */
+  get plainArgmax(): boolean {
+    return this.greedy && this.options.logitBias.length === 0 && !this.#penalties;
+  }
+
+  /**
    * Picks the next token from `logits` (not modified). `history` is the context so far
    * (prompt and generated tokens); the penalties look at its last `penaltyLastN` entries.
    * `allowed`, a bitset over token ids (bit id & 31 of word id >> 5), bans every token whose
@@ -212,12 +220,12 @@ export class Sampler {
   }
 
   #penaltiesActive(history: readonly number[]): boolean {
+    return history.length > 0 && this.#penalties;
+  }
+
+  get #penalties(): boolean {
     const o = this.options;
-    return (
-      history.length > 0 &&
-      o.penaltyLastN > 0 &&
-      (o.repeatPenalty !== 1 || o.frequencyPenalty !== 0 || o.presencePenalty !== 0)
-    );
+    return o.penaltyLastN > 0 && (o.repeatPenalty !== 1 || o.frequencyPenalty !== 0 || o.presencePenalty !== 0);
   }
 
   #applyPenalties(x: Float32Array, history: readonly number[]): void {

@@ -10,7 +10,8 @@
  */
 import { WasmChordError } from '../errors.js';
 import { throwIfAborted } from '../gguf/byte-source.js';
-import type { Backend, CompiledGraph, KVCacheHandle, KVCacheType, KVLayerData } from '../backends/backend.js';
+import type { Backend, CompiledGraph, KVCacheHandle, KVCacheType, KVLayerData, StepInput } from '../backends/backend.js';
+import { checkedArgmax } from './sampler.js';
 import type { ModelDefinition } from '../model/model.js';
 
 export interface SessionOptions {
@@ -98,21 +99,7 @@ export class Session {
 
   /** Appends `tokens` to the context and returns the logits after them. */
   async evaluate(tokens: readonly number[], options: EvaluateOptions = {}): Promise<Float32Array> {
-    this.#live();
-    if (tokens.length === 0) throw new WasmChordError('INVALID_ARGUMENT', 'evaluate needs at least one token');
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= this.model.vocabSize) {
-        throw new WasmChordError('INVALID_ARGUMENT', `token id ${t} is outside the vocabulary (0..${this.model.vocabSize - 1})`);
-      }
-    }
-    const used = this.#tokens.length;
-    if (used + tokens.length > this.capacity) {
-      const table = this.capacity < this.contextSize ? ` (the model's position table has ${this.capacity})` : '';
-      throw new WasmChordError(
-        'CONTEXT_FULL',
-        `the context holds ${this.capacity} tokens${table}: ${used} are used and ${tokens.length} more do not fit`,
-      );
-    }
+    this.#checkTokens(tokens);
     const vocab = this.model.vocabSize;
     if (options.allLogits && tokens.length * vocab > MAX_ALL_LOGITS) {
       throw new WasmChordError(
@@ -122,18 +109,80 @@ export class Session {
     }
     const all = options.allLogits ? new Float32Array(tokens.length * vocab) : undefined;
     let last: Float32Array | undefined;
-    for (let start = 0; start < tokens.length; start += this.batchSize) {
-      throwIfAborted(options.signal);
-      const batch = tokens.slice(start, start + this.batchSize);
-      const graph = this.graphs.get(batch.length, !!all);
-      last = await this.graphs.serial(() => {
-        const cache = this.#live();
-        return this.backend.run(graph, { tokens: Int32Array.from(batch), pos0: this.#tokens.length }, cache);
-      });
-      this.#tokens.push(...batch);
+    await this.#steps(tokens, options.signal, async (input, cache, start) => {
+      last = await this.backend.run(this.graphs.get(input.tokens.length, !!all), input, cache);
       all?.set(last, start * vocab);
-    }
+    });
     return all ?? last!;
+  }
+
+  /**
+   * Appends `tokens` and returns greedy decoding's next `steps` tokens (default 1; more only after
+   * a single token): the argmax of the logits after the context (ties to the lowest id), then the
+   * argmax after that token, and so on. Every chosen token but the last joins the context (it was
+   * evaluated to choose the next). A backend with runArgmax chooses where the logits are (a GPU
+   * reads back token ids, once per chain); otherwise each step's logits are read and compared
+   * here. Throws MODEL_INVALID when logits hold NaN or +Infinity.
+   */
+  async evaluateArgmax(tokens: readonly number[], options: { signal?: AbortSignal; steps?: number } = {}): Promise<number[]> {
+    const steps = options.steps ?? 1;
+    if (!(Number.isInteger(steps) && steps >= 1 && (steps === 1 || tokens.length === 1))) {
+      throw new WasmChordError('INVALID_ARGUMENT', `steps must be a positive integer, and 1 unless one token is evaluated (${steps} after ${tokens.length})`);
+    }
+    this.#checkTokens(tokens, steps - 1);
+    let chosen: readonly number[] = [];
+    await this.#steps(tokens, options.signal, async (input, cache, start) => {
+      const backend = this.backend;
+      const graph = this.graphs.get(input.tokens.length, false);
+      if (start + input.tokens.length < tokens.length) {
+        await backend.run(graph, input, cache);
+      } else if (backend.runArgmax) {
+        const result = await backend.runArgmax(graph, input, cache, steps);
+        if (result.invalid) checkedArgmax(result.invalid);
+        chosen = result.tokens;
+      } else {
+        const ids: number[] = [];
+        for (let i = 0; i < steps; i++) {
+          const step = i === 0 ? input : { tokens: Int32Array.of(ids[i - 1]!), pos0: input.pos0 + i };
+          ids.push(checkedArgmax(await backend.run(graph, step, cache)));
+        }
+        chosen = ids;
+      }
+    });
+    this.#tokens.push(...chosen.slice(0, -1));
+    return [...chosen];
+  }
+
+  /** Valid token ids that fit the context, with `extra` positions after them. */
+  #checkTokens(tokens: readonly number[], extra = 0): void {
+    this.#live();
+    if (tokens.length === 0) throw new WasmChordError('INVALID_ARGUMENT', 'evaluate needs at least one token');
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.model.vocabSize) {
+        throw new WasmChordError('INVALID_ARGUMENT', `token id ${t} is outside the vocabulary (0..${this.model.vocabSize - 1})`);
+      }
+    }
+    const used = this.#tokens.length;
+    if (used + tokens.length + extra > this.capacity) {
+      const table = this.capacity < this.contextSize ? ` (the model's position table has ${this.capacity})` : '';
+      throw new WasmChordError(
+        'CONTEXT_FULL',
+        `the context holds ${this.capacity} tokens${table}: ${used} are used and ${tokens.length + extra} more do not fit`,
+      );
+    }
+  }
+
+  /**
+   * Runs `step` on each batch of at most batchSize tokens, in order, queued behind the model's
+   * other backend work; a batch's tokens join the context once its step succeeded.
+   */
+  async #steps(tokens: readonly number[], signal: AbortSignal | undefined, step: (input: StepInput, cache: KVCacheHandle, start: number) => Promise<void>): Promise<void> {
+    for (let start = 0; start < tokens.length; start += this.batchSize) {
+      throwIfAborted(signal);
+      const batch = tokens.slice(start, start + this.batchSize);
+      await this.graphs.serial(() => step({ tokens: Int32Array.from(batch), pos0: this.#tokens.length }, this.#live(), start));
+      this.#tokens.push(...batch);
+    }
   }
 
   /**

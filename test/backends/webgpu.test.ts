@@ -6,7 +6,7 @@
  * through one staging chunk (no whole-model buffer); and the CPU and WebGPU backends pick the same
  * top-1 at the teacher-forced steps of the reference sequences, for every weight type, but at
  * near-ties of the quantized models; and a matmul fused with its residual add or GLU equals the two
- * dispatches.
+ * dispatches; and the GPU's argmax (greedy decoding) is the engine's.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -30,6 +30,11 @@ import { caseFile, caseGraph, caseKVSpec, caseTokens, VOCAB, type OpCase } from 
 import { WGSL_DEQUANT_TYPES } from '../../src/backends/webgpu/dequant-wgsl.js';
 import { canQuantize, GGMLType, rowByteSize, typeInfo, typeName } from '../../src/quant/index.js';
 import { runCase } from './run-case.js';
+import { encodeGGUF } from '../../src/gguf/writer.js';
+import { MemorySource } from '../../src/gguf/byte-source.js';
+import { kv } from '../../src/gguf/metadata.js';
+import { GraphBuilder } from '../../src/backends/graph.js';
+import { checkedArgmax } from '../../src/engine/sampler.js';
 
 const skip = await webgpuUnavailable();
 const MODEL = join(SHARED, 'models/derived/stories260K-Q8_0.gguf');
@@ -330,5 +335,134 @@ test('the prefill GEMM over several tiles of rows and tokens, with a ragged k an
       }
     }
     assert.deepEqual(outputs[1], outputs[0], `${c.label}: pieces vs whole`);
+  }
+});
+
+test('argmax on the GPU is the engine\'s greedy choice: ties to the lowest id, NaN and +Infinity hand back the row', { skip }, async () => {
+  // The "logits" are rows of an F32 table picked by token id (an embed node is the graph's
+  // output), so every row is exactly what was written. 1000 values: several per kernel thread.
+  const width = 1000;
+  const rows: Float32Array[] = [];
+  const row = (fill: (r: Float32Array) => void) => {
+    const r = Float32Array.from({ length: width }, (_, i) => Math.sin(i * 1.7) * 3);
+    fill(r);
+    rows.push(r);
+    return rows.length - 1;
+  };
+  const cases = {
+    maxAtEnd: row((r) => (r[width - 1] = 9)),
+    tiesAcrossThreads: row((r) => [700, 3, 259, 515].forEach((i) => (r[i] = 9))),
+    allEqual: row((r) => r.fill(-2)),
+    signedZeros: row((r) => {
+      r.fill(-1);
+      r[600] = 0;
+      r[40] = -0;
+    }),
+    negativeInfinity: row((r) => {
+      r.fill(-Infinity);
+      r[333] = -1e30;
+    }),
+    allNegativeInfinity: row((r) => r.fill(-Infinity)),
+    nan: row((r) => (r[500] = NaN)),
+    positiveInfinity: row((r) => (r[17] = Infinity)),
+  };
+  const bytes = await encodeGGUF({
+    metadata: [['general.architecture', kv.string('conformance')]],
+    tensors: [{ name: 'table', type: GGMLType.F32, shape: [width, rows.length], data: new Uint8Array(Float32Array.from(rows.flatMap((r) => [...r])).buffer) }],
+  });
+  const file = await readGGUF(new MemorySource(bytes, 'argmax'));
+  const backend = await createWebGPU({ canary: false });
+  try {
+    await backend.loadWeights(file, file.tensors);
+    const cache = backend.createKVCache({ contextSize: 4, type: 'f32', layers: [] });
+    for (const nTokens of [1, 3]) {
+      const g = new GraphBuilder(nTokens);
+      const compiled = backend.compile(g.finish(g.embed('logits', file.tensor('table')!)));
+      for (const [name, id] of Object.entries(cases)) {
+        // The last token's row is the one chosen from.
+        const input = { tokens: Int32Array.from({ length: nTokens }, (_, i) => (i === nTokens - 1 ? id : (id + 1) % rows.length)), pos0: 0 };
+        const logits = (await backend.run(compiled, input, cache)).subarray((nTokens - 1) * width);
+        assert.deepEqual(logits, rows[id], `${name}: the row itself`);
+        const gpu = await backend.runArgmax(compiled, input, cache);
+        let cpu: number | WasmChordError;
+        try {
+          cpu = checkedArgmax(logits);
+        } catch (err) {
+          cpu = err as WasmChordError;
+        }
+        if (typeof cpu === 'number') assert.deepEqual(gpu, { tokens: [cpu] }, `${name}, ${nTokens} tokens`);
+        else {
+          assert.equal(cpu.code, 'MODEL_INVALID');
+          assert.deepEqual(gpu, { tokens: [], invalid: logits }, `${name}: an invalid row comes back whole`);
+        }
+      }
+    }
+  } finally {
+    await backend.dispose();
+  }
+});
+
+test('a chain of argmax steps feeds each choice to the next step on the GPU, and stops at logits holding NaN', { skip }, async () => {
+  // Row t of the table is the logits after token t: its largest value names the next token,
+  // following 0 -> 5 -> 2 -> 7 -> 1 -> 6 -> 3 -> 4 -> 0; the row after 6 holds a NaN when asked.
+  const next = [5, 6, 7, 4, 0, 2, 3, 1];
+  const vocab = next.length;
+  const table = (nanAfter6: boolean) => Float32Array.from({ length: vocab * vocab }, (_, i) => {
+    const [t, j] = [Math.floor(i / vocab), i % vocab];
+    if (nanAfter6 && t === 6 && j === 2) return NaN;
+    return j === next[t] ? 1 + t : -t - j / 10;
+  });
+  for (const nan of [false, true]) {
+    const bytes = await encodeGGUF({
+      metadata: [['general.architecture', kv.string('conformance')]],
+      tensors: [{ name: 'table', type: GGMLType.F32, shape: [vocab, vocab], data: new Uint8Array(table(nan).buffer) }],
+    });
+    const file = await readGGUF(new MemorySource(bytes, 'chain'));
+    const backend = await createWebGPU({ canary: false });
+    try {
+      await backend.loadWeights(file, file.tensors);
+      const cache = backend.createKVCache({ contextSize: 64, type: 'f32', layers: [] });
+      const g = new GraphBuilder(1);
+      const compiled = backend.compile(g.finish(g.embed('logits', file.tensor('table')!)));
+      const chain = await backend.runArgmax(compiled, { tokens: Int32Array.of(0), pos0: 0 }, cache, 12);
+      if (!nan) {
+        assert.deepEqual(chain, { tokens: [5, 2, 7, 1, 6, 3, 4, 0, 5, 2, 7, 1] });
+      } else {
+        assert.deepEqual(chain.tokens, [5, 2, 7, 1, 6], 'the tokens before the NaN step');
+        assert.ok(chain.invalid && Number.isNaN(chain.invalid[2]) && chain.invalid[3] === 7, 'the logits after 6, read back');
+      }
+      await assert.rejects(backend.runArgmax(compiled, { tokens: Int32Array.of(0), pos0: 60 }, cache, 5), (e: WasmChordError) => e.code === 'CONTEXT_FULL');
+    } finally {
+      await backend.dispose();
+    }
+  }
+});
+
+test('greedy generation through GPU argmax chains gives the tokens, and leaves the context, of reading every step\'s logits', { skip }, async () => {
+  const runtime = await WasmChord.init({ backend: 'webgpu' });
+  try {
+    const model = await runtime.loadModel(join(SHARED, 'models/stories260K.gguf'));
+    for (const maxTokens of [1, 2, 37]) {
+      await model.resetContext();
+      const result = await model.generate('Once upon a time', { temperature: 0, maxTokens, ignoreEos: true });
+      const chainedContext = [...model.contextTokens];
+      await model.resetContext();
+      let logits = await model.evaluate(result.promptTokens);
+      const expected: number[] = [];
+      for (let i = 0; i < maxTokens; i++) {
+        expected.push(checkedArgmax(logits));
+        if (i + 1 < maxTokens) logits = await model.evaluate([expected[i]!]);
+      }
+      const stepwiseContext = [...model.contextTokens];
+      assert.deepEqual(result.tokens, expected, `${maxTokens} tokens`);
+      assert.deepEqual(chainedContext, stepwiseContext, `${maxTokens} tokens: the context`);
+      // The cache matched its context too: the next step gives the logits of step-by-step decoding's cache.
+      const stepwise = await model.evaluate([expected.at(-1)!]);
+      await model.resetContext();
+      await model.generate('Once upon a time', { temperature: 0, maxTokens, ignoreEos: true });
+      assert.deepEqual(await model.evaluate([expected.at(-1)!]), stepwise, `${maxTokens} tokens: the cache`);
+    }
+  } finally {
+    await runtime.dispose();
   }
 });

@@ -15,6 +15,7 @@ import { GGMLType, rowByteSize, typeName, type GGMLTypeId } from '../../quant/ty
 import {
   kvElementBytes,
   kvLayerBytes,
+  type ArgmaxSteps,
   type Backend,
   type BackendCapabilities,
   type CompiledGraph,
@@ -36,6 +37,7 @@ import { acquireGpu, checkDevice, guardAllocation, type GpuContext, type GpuInfo
 import { GEMM_ROWS, GEMM_TOKENS, gemmKernel } from './gemm-kernel.js';
 import { SLICE_MATVEC_TYPES, sliceLanes, sliceMatvecKernel, sliceMatvecRows } from './matvec-kernel.js';
 import {
+  argmaxKernel,
   attentionKernel,
   elementwiseKernel,
   embedKernel,
@@ -99,6 +101,8 @@ function matmulShape(info: GpuInfo): MatmulShape {
  * is encoded; submitted in parts, the GPU runs each part while the next is encoded.
  */
 const SUBMIT_DISPATCHES = 48;
+/** Most greedy steps one runArgmax chains on the GPU. */
+const MAX_ARGMAX_STEPS = 64;
 /** Most workgroups along one dispatch dimension (WebGPU's guaranteed limit). */
 const MAX_GROUPS = 65535;
 
@@ -133,6 +137,24 @@ interface ReadyDispatch {
  */
 type Dispatch = ReadyDispatch | { readonly forCache: (cache: GpuKVCache) => ReadyDispatch };
 
+/** A copy encoded after a step's dispatches. */
+interface BufferCopy {
+  readonly from: GPUBuffer;
+  readonly to: GPUBuffer;
+  readonly bytes: number;
+  readonly toOffset?: number;
+}
+
+/**
+ * Greedy decoding on the GPU: the argmax kernel's dispatch, its 8-byte result, and the read-back
+ * of a chain of up to MAX_ARGMAX_STEPS results.
+ */
+interface ArgmaxDispatch {
+  readonly dispatch: ReadyDispatch;
+  readonly result: GPUBuffer;
+  readonly readback: GPUBuffer;
+}
+
 /** The cos/sin table of one set of rope parameters, rewritten every step for its positions. */
 interface RopeTable {
   readonly params: RopeParams;
@@ -148,6 +170,8 @@ class GpuCompiledGraph implements CompiledGraph {
   readonly buffers: GPUBuffer[] = [];
   /** With fusions (some nodes' outputs never written), the same graph without them, for inspection. */
   unfused: GpuCompiledGraph | undefined;
+  /** The argmax of the output's last row (runArgmax), made with the graph's other dispatches. */
+  argmax: ArgmaxDispatch | undefined;
   constructor(
     readonly graph: Graph,
     readonly owner: WebGPUBackend,
@@ -319,7 +343,7 @@ export class WebGPUBackend implements Backend {
 
   /** Compiles (asynchronously, with errors caught) every pipeline the loaded types can need. */
   async #preparePipelines(types: ReadonlySet<GGMLTypeId>): Promise<void> {
-    const sources: KernelSource[] = [rmsNormKernel(), layerNormKernel(), ropeKernel(), moeRouteKernel(), moeCombineKernel()];
+    const sources: KernelSource[] = [rmsNormKernel(), layerNormKernel(), ropeKernel(), moeRouteKernel(), moeCombineKernel(), argmaxKernel()];
     for (const op of ['add', 'add_bias', 'scale', 'softcap', 'gelu', 'glu_silu', 'glu_gelu', 'cols', 'rows'] as const) sources.push(elementwiseKernel(op));
     for (const kv of ['f32', 'f16'] as const) sources.push(kvStoreKernel(kv), attentionKernel(kv), attentionKernel(kv, true));
     for (const type of types) {
@@ -439,51 +463,111 @@ export class WebGPUBackend implements Backend {
   }
 
   async run(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, options: RunOptions = {}): Promise<Float32Array> {
+    const { graph, c } = this.#checkStep(compiled, input, cache);
+    const { inspect } = options;
+    if (!inspect) return this.#serial(() => this.#runLogits(graph, input, c));
+    // Debugging: the graph without fusions (every node's output exists), a submit and a read-back per node.
+    const unfused = graph.fused ? (graph.unfused ??= this.#compile(graph.graph, false)) : graph;
+    return this.#serial(async () => {
+      let result: Float32Array | undefined;
+      await this.#runStep(unfused, input, c, async (ready) => {
+        for (const [i, s] of unfused.steps.entries()) {
+          this.#submit([ready[i]!]);
+          const values = await this.#read(unfused.outputs.get(s.node.id)!, bytesOf(s.node));
+          inspect(s.node, values);
+          if (s.node === unfused.graph.output) result = values;
+        }
+      });
+      return result!;
+    });
+  }
+
+  /**
+   * Greedy steps on the GPU: each step's argmax (8 bytes: the index, and whether any logit was
+   * NaN or +Infinity) is copied into the read-back and, in a chain, into the token buffer that the
+   * next step's embedding reads, the next position being written between the submits in queue
+   * order. One read-back per chain: under Deno, whose every mapAsync takes >= 10 ms
+   * (docs/benchmarks.md), that wait is paid once per chain, not once per token.
+   */
+  async runArgmax(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, steps = 1): Promise<ArgmaxSteps> {
+    const { graph, c } = this.#checkStep(compiled, input, cache);
+    if (!(Number.isInteger(steps) && steps >= 1 && steps <= MAX_ARGMAX_STEPS)) throw new WasmChordError('INVALID_ARGUMENT', `argmax steps must be an integer in 1..${MAX_ARGMAX_STEPS}, not ${steps}`);
+    if (steps > 1 && graph.graph.nTokens !== 1) throw new WasmChordError('INVALID_ARGUMENT', 'a chain of argmax steps needs a one-token graph');
+    if (input.pos0 + input.tokens.length + steps - 1 > c.spec.contextSize) {
+      throw new WasmChordError('CONTEXT_FULL', `${steps} steps from position ${input.pos0} do not fit a context of ${c.spec.contextSize}`);
+    }
+    const { dispatch, result, readback } = graph.argmax!;
+    return this.#serial(async () => {
+      await this.#runStep(graph, input, c, (ready) => {
+        for (let i = 0; i < steps; i++) {
+          if (i > 0) this.#writePosition(graph, { tokens: input.tokens, pos0: input.pos0 + i });
+          const feed = i + 1 < steps ? [{ from: result, to: graph.tokens, bytes: 4 }] : [];
+          this.#submit([...ready, [dispatch]], [{ from: result, to: readback, bytes: 8, toOffset: 8 * i }, ...feed]);
+        }
+      });
+      const out = new Uint32Array(await this.#mapRead(readback, 8 * steps));
+      const tokens: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        if (out[2 * i + 1] === 0) {
+          tokens.push(out[2 * i]!);
+          continue;
+        }
+        // Later steps of the chain overwrote this step's logits: it runs again, alone (the cache before it is right).
+        const logits = await this.#runLogits(graph, { tokens: i === 0 ? input.tokens : Int32Array.of(tokens[i - 1]!), pos0: input.pos0 + i }, c);
+        const { rows, cols } = graph.graph.output;
+        return { tokens, invalid: logits.subarray((rows - 1) * cols) };
+      }
+      return { tokens };
+    });
+  }
+
+  #checkStep(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle): { graph: GpuCompiledGraph; c: GpuKVCache } {
     this.#checkAlive();
     if (!(compiled instanceof GpuCompiledGraph) || compiled.owner !== this) throw new WasmChordError('INVALID_ARGUMENT', 'this graph was compiled for another backend');
     const c = this.#live(cache);
-    const { graph } = compiled;
     const { tokens, pos0 } = input;
-    if (tokens.length !== graph.nTokens) throw new WasmChordError('INVALID_ARGUMENT', `${tokens.length} tokens for a graph of ${graph.nTokens}`);
+    if (tokens.length !== compiled.graph.nTokens) throw new WasmChordError('INVALID_ARGUMENT', `${tokens.length} tokens for a graph of ${compiled.graph.nTokens}`);
     if (!(Number.isInteger(pos0) && pos0 >= 0 && pos0 + tokens.length <= c.spec.contextSize)) {
       throw new WasmChordError('CONTEXT_FULL', `positions ${pos0}..${pos0 + tokens.length - 1} do not fit a context of ${c.spec.contextSize}`);
     }
-    checkStepInputs(graph, input);
-    // Inspection reads every node's output: run the graph without fusions.
-    const runnable = options.inspect && compiled.fused ? (compiled.unfused ??= this.#compile(graph, false)) : compiled;
-    return this.#serial(() => this.#runStep(runnable, input, c, options));
+    checkStepInputs(compiled.graph, input);
+    return { graph: compiled, c };
   }
 
-  async #runStep(compiled: GpuCompiledGraph, input: StepInput, cache: GpuKVCache, options: RunOptions): Promise<Float32Array> {
+  /** One step, its output read back. */
+  async #runLogits(graph: GpuCompiledGraph, input: StepInput, cache: GpuKVCache): Promise<Float32Array> {
+    const output = graph.graph.output;
+    await this.#runStep(graph, input, cache, (ready) => this.#submit(ready, [{ from: graph.outputs.get(output.id)!, to: graph.readback, bytes: bytesOf(output) }]));
+    return new Float32Array(await this.#mapRead(graph.readback));
+  }
+
+  /** Writes the step's inputs, has `submit` encode and submit its dispatches, and checks for errors. */
+  async #runStep(compiled: GpuCompiledGraph, input: StepInput, cache: GpuKVCache, submit: (ready: ReadyDispatch[][]) => void | Promise<void>): Promise<void> {
     checkDevice(this.#gpu);
     const { device } = this.#gpu;
-    const q = device.queue;
-    q.writeBuffer(compiled.tokens, 0, Int32Array.from(input.tokens));
-    q.writeBuffer(this.#step, 0, Uint32Array.of(input.pos0, 0, 0, 0));
-    for (const table of compiled.ropeTables.values()) q.writeBuffer(table.buffer, 0, this.#ropeTable(table.params, input));
-    const ready = this.#readyDispatches(compiled, cache);
+    device.queue.writeBuffer(compiled.tokens, 0, Int32Array.from(input.tokens));
+    this.#writePosition(compiled, input);
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    let result: Float32Array | undefined;
-    if (options.inspect) {
-      // Debugging: a submit and a read-back per node.
-      for (const [i, s] of compiled.steps.entries()) {
-        this.#submit(compiled, [ready[i]!]);
-        const values = await this.#read(compiled.outputs.get(s.node.id)!, bytesOf(s.node));
-        options.inspect(s.node, values);
-        if (s.node === compiled.graph.output) result = values;
-      }
-    } else {
-      this.#submit(compiled, ready, compiled.readback);
-    }
+    await submit(this.#readyDispatches(compiled, cache));
     const [invalid, oom] = [await device.popErrorScope(), await device.popErrorScope()];
     if (oom) throw new WasmChordError('OUT_OF_MEMORY', `the GPU ran out of memory: ${oom.message}`);
     if (invalid) throw new Error(`WebGPU rejected a step: ${invalid.message}`);
-    if (result) return result;
-    await compiled.readback.mapAsync(GPUMapMode.READ);
+  }
+
+  /** The step's position (the step uniform) and its rope tables, in queue order. */
+  #writePosition(compiled: GpuCompiledGraph, input: StepInput): void {
+    const q = this.#device.queue;
+    q.writeBuffer(this.#step, 0, Uint32Array.of(input.pos0, 0, 0, 0));
+    for (const table of compiled.ropeTables.values()) q.writeBuffer(table.buffer, 0, this.#ropeTable(table.params, input));
+  }
+
+  /** The first `bytes` (default: all) of a mappable read-back buffer, once the GPU has written them. */
+  async #mapRead(buffer: GPUBuffer, bytes = buffer.size): Promise<ArrayBuffer> {
+    await buffer.mapAsync(GPUMapMode.READ, 0, bytes);
     checkDevice(this.#gpu);
-    const out = new Float32Array(compiled.readback.getMappedRange().slice(0));
-    compiled.readback.unmap();
+    const out = buffer.getMappedRange(0, bytes).slice(0);
+    buffer.unmap();
     return out;
   }
 
@@ -539,10 +623,10 @@ export class WebGPUBackend implements Backend {
   }
 
   /**
-   * Encodes the given steps' dispatches, copies the output if asked, submits: SUBMIT_DISPATCHES
-   * at a time, so that the GPU runs the first while the host encodes the rest.
+   * Encodes the given steps' dispatches, then the copies, and submits: SUBMIT_DISPATCHES at a
+   * time, so that the GPU runs the first while the host encodes the rest.
    */
-  #submit(compiled: GpuCompiledGraph, steps: ReadyDispatch[][], readback?: GPUBuffer): void {
+  #submit(steps: ReadyDispatch[][], copies: readonly BufferCopy[] = []): void {
     const all = steps.flat();
     for (let first = 0; first < all.length || first === 0; first += SUBMIT_DISPATCHES) {
       const encoder = this.#device.createCommandEncoder();
@@ -553,8 +637,7 @@ export class WebGPUBackend implements Backend {
         pass.dispatchWorkgroups(...d.groups);
       }
       pass.end();
-      const last = first + SUBMIT_DISPATCHES >= all.length;
-      if (readback && last) encoder.copyBufferToBuffer(compiled.outputs.get(compiled.graph.output.id)!, 0, readback, 0, bytesOf(compiled.graph.output));
+      if (first + SUBMIT_DISPATCHES >= all.length) for (const c of copies) encoder.copyBufferToBuffer(c.from, 0, c.to, c.toOffset ?? 0, c.bytes);
       this.#device.queue.submit([encoder.finish()]);
     }
   }
@@ -780,6 +863,16 @@ class GraphCompiler {
         if (lastUse.get(m.id) === i && m !== graph.output) this.#free.push(this.compiled.outputs.get(m.id)!);
       }
     });
+    this.compiled.argmax = this.#argmax(graph.output);
+  }
+
+  /** Greedy decoding's dispatch: the argmax of the output's last row into an 8-byte result (runArgmax). */
+  #argmax(out: GraphNode): ArgmaxDispatch {
+    const result = this.#s.buffer(8, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    const readback = this.#s.buffer(8 * MAX_ARGMAX_STEPS, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    this.compiled.buffers.push(result, readback);
+    const params = this.#params([(out.rows - 1) * out.cols, out.cols]);
+    return { dispatch: this.#dispatch(argmaxKernel(), [this.#out(out), result, params], [1, 1, 1]), result, readback };
   }
 
   #take(bytes: number): GPUBuffer {

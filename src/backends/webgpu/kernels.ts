@@ -385,6 +385,63 @@ fn main(${ENTRY_BUILTINS}) {
   };
 }
 
+/**
+ * Greedy decoding's choice: the index of the largest of X[offset..offset+n) (ties to the lowest
+ * index) into Out[0], and into Out[1] whether any value is NaN or +Infinity (then the logits are
+ * read back for the engine to report). One workgroup: a vocabulary row is a few hundred KiB.
+ * Values are classified by their bits and no infinity is ever a constant, since WGSL lets a
+ * compiler assume floats are finite.
+ */
+export function argmaxKernel(): KernelSource {
+  const none = '0xffffffffu';
+  return {
+    key: 'argmax',
+    bindings: ['read', 'write', 'uniform'],
+    code: `
+${struct('offset: u32, n: u32')}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Out: array<u32>;
+@group(0) @binding(2) var<uniform> p: P;
+var<workgroup> bestV: array<f32, ${NORM_WG}>;
+var<workgroup> bestI: array<u32, ${NORM_WG}>;
+var<workgroup> invalid: array<u32, ${NORM_WG}>;
+@compute @workgroup_size(${NORM_WG})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var v = 0.0;
+  var at = ${none};
+  var bad = 0u;
+  // Each thread's indices increase, so a strict > keeps the lowest index of its ties.
+  for (var i = lid; i < p.n; i += ${NORM_WG}u) {
+    let x = X[p.offset + i];
+    let bits = bitcast<u32>(x);
+    if ((bits & 0x7fffffffu) > 0x7f800000u || bits == 0x7f800000u) { bad = 1u; }
+    else if (at == ${none} || x > v) { v = x; at = i; }
+  }
+  bestV[lid] = v;
+  bestI[lid] = at;
+  invalid[lid] = bad;
+  workgroupBarrier();
+  for (var stride = ${NORM_WG / 2}u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      let o = lid + stride;
+      let oi = bestI[o];
+      let mine = bestI[lid];
+      if (oi != ${none} && (mine == ${none} || bestV[o] > bestV[lid] || (bestV[o] == bestV[lid] && oi < mine))) {
+        bestV[lid] = bestV[o];
+        bestI[lid] = oi;
+      }
+      invalid[lid] |= invalid[o];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    Out[0] = bestI[0];
+    Out[1] = invalid[0];
+  }
+}`,
+  };
+}
+
 /** tanh with its argument clamped: a naive (e^2x - 1)/(e^2x + 1) would give inf/inf = NaN. */
 const TANH = 'fn tanh_c(x: f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }';
 const GELU = `fn gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + tanh_c(0.7978845608028654 * x * (1.0 + 0.044715 * x * x))); }`;
