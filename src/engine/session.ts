@@ -121,13 +121,13 @@ export class Session {
    * a single token): the argmax of the logits after the context (ties to the lowest id), then the
    * argmax after that token, and so on. Every chosen token but the last joins the context (it was
    * evaluated to choose the next). A backend with runArgmax chooses where the logits are (a GPU
-   * reads back token ids, once per chain); otherwise each step's logits are read and compared
-   * here. Throws MODEL_INVALID when logits hold NaN or +Infinity.
+   * reads back token ids, once per chain); on others (one step only) the logits are read and
+   * compared here. Throws MODEL_INVALID when logits hold NaN or +Infinity.
    */
   async evaluateArgmax(tokens: readonly number[], options: { signal?: AbortSignal; steps?: number } = {}): Promise<number[]> {
     const steps = options.steps ?? 1;
-    if (!(Number.isInteger(steps) && steps >= 1 && (steps === 1 || tokens.length === 1))) {
-      throw new WasmChordError('INVALID_ARGUMENT', `steps must be a positive integer, and 1 unless one token is evaluated (${steps} after ${tokens.length})`);
+    if (!(Number.isInteger(steps) && steps >= 1 && (steps === 1 || (tokens.length === 1 && this.backend.runArgmax)))) {
+      throw new WasmChordError('INVALID_ARGUMENT', `steps must be a positive integer, and 1 unless one token is evaluated on a backend with runArgmax (${steps} after ${tokens.length})`);
     }
     this.#checkTokens(tokens, steps - 1);
     let chosen: readonly number[] = [];
@@ -141,12 +141,7 @@ export class Session {
         if (result.invalid) checkedArgmax(result.invalid);
         chosen = result.tokens;
       } else {
-        const ids: number[] = [];
-        for (let i = 0; i < steps; i++) {
-          const step = i === 0 ? input : { tokens: Int32Array.of(ids[i - 1]!), pos0: input.pos0 + i };
-          ids.push(checkedArgmax(await backend.run(graph, step, cache)));
-        }
-        chosen = ids;
+        chosen = [checkedArgmax(await backend.run(graph, input, cache))];
       }
     });
     this.#tokens.push(...chosen.slice(0, -1));
