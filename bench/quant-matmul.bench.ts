@@ -19,6 +19,10 @@
  *   --variant V     only this build (relaxed or baseline).
  *   --shape MxK     weight rows × row length (K a multiple of 256 for the K-quants).
  *   --tokens N      prefill tokens (default 64).
+ *
+ * A block type with the suffix _x8 or _x4 (q4_0_x8, q4_K_x4, ...) times the kernels over weights
+ * interleaved in groups of that many rows (repack_rows); against an earlier build without them,
+ * its plain kernel.
  *   --trials N      decode trials per build (default 31; prefill gets a fifth of them, at least 3).
  */
 import { readFileSync } from 'node:fs';
@@ -94,7 +98,8 @@ interface Setup {
   memory: WebAssembly.Memory;
 }
 
-async function setup(module: WebAssembly.Module, type: string, w: Uint8Array, xf: Float32Array): Promise<Setup> {
+async function setup(module: WebAssembly.Module, name: string, w: Uint8Array, xf: Float32Array): Promise<Setup> {
+  const type = baseType(name);
   const act = activationName(type);
   const xBytes = act === 'f32' ? xf.length * 4 : rowByteSize(typeByName(act === 'q8_k' ? 'q8_K' : act).id, K) * PREFILL;
   const pages = Math.ceil((w.length + xf.length * 4 + xBytes + PREFILL * M * 4 + (1 << 20)) / 65536);
@@ -108,6 +113,11 @@ async function setup(module: WebAssembly.Module, type: string, w: Uint8Array, xf
   };
   const pw = alloc(w.length);
   new Uint8Array(memory.buffer).set(w, pw);
+  const interleaved = name !== type && typeof k[`matmul_${name.toLowerCase()}`] === 'function';
+  if (interleaved) {
+    const rb = rowByteSize(typeByName(type).id, K), group = Number(name.slice(name.lastIndexOf('_x') + 2));
+    k.repack_rows!(pw, alloc(group * rb), M, rb, typeByName(type).typeSize, group);
+  }
   const pxf = alloc(xf.length * 4);
   new Float32Array(memory.buffer, pxf, xf.length).set(xf);
   let px = pxf;
@@ -116,8 +126,11 @@ async function setup(module: WebAssembly.Module, type: string, w: Uint8Array, xf
     k[`quantize_${act}`]!(pxf, px, PREFILL, K);
   }
   const py = alloc(PREFILL * M * 4);
-  return { mm: k[`matmul_${type.toLowerCase()}`]!, pw, px, py, memory };
+  return { mm: k[`matmul_${(interleaved ? name : type).toLowerCase()}`]!, pw, px, py, memory };
 }
+
+/** The weight type of a type name that may carry an _x8 / _x4 suffix. */
+const baseType = (name: string) => name.replace(/_x[48]$/, '');
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const BEST = process.env.BENCH_BEST === '1'; // min instead of median
@@ -175,7 +188,7 @@ for (const variant of onlyVariant ? [onlyVariant] : KERNEL_VARIANTS) {
   }
   const old = against ? await WebAssembly.compile(readFileSync(join(against, `kernels-${variant}.wasm`))) : undefined;
   for (const type of TYPES) {
-    const w = weights(type, M, K);
+    const w = weights(baseType(type), M, K);
     const xf = new Float32Array(PREFILL * K).map((_, i) => Math.sin(i * 0.37));
     const setups = [await setup(module, type, w, xf)];
     if (old) setups.push(await setup(old, type, w, xf));

@@ -27,6 +27,37 @@ import { halfx4_s_to_f32x4 } from '../shared/half';
   return halfx4_s_to_f32x4(i32x4.extend_low_i16x8_s(v));
 }
 
+/**
+ * f16 scales at p0+off .. p3+off with their bits moved into f32 position and not rebiased: each
+ * lane is the scale times 2^-112 exactly (subnormal scales land on f32 subnormals), in three
+ * instructions after the gather instead of seven. A product with a factor that carries the
+ * 2^112 (see rebiased_splat) is then the same single rounding of the same real product as with
+ * the converted scale, so the same bits. Not for inf/NaN scales, which come out finite: fold
+ * each result into scale_specials and take the exact path where it reports one.
+ */
+@inline export function halves4_unbiased(p0: usize, p1: usize, p2: usize, p3: usize, off: usize): v128 {
+  let v = v128.load16_splat(p0 + off);
+  v = v128.load16_lane(p1 + off, v, 1);
+  v = v128.load16_lane(p2 + off, v, 2);
+  v = v128.load16_lane(p3 + off, v, 3);
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), i32x4.splat(0x8fffffff));
+}
+
+/** Running lane maximum of the f16 exponent fields of halves4_unbiased results. */
+@inline export function scale_specials(acc: v128, unbiased: v128): v128 {
+  return i32x4.max_u(acc, v128.and(unbiased, i32x4.splat(0x0f800000)));
+}
+
+/** Whether a scale_specials accumulator saw an f16 inf or NaN (exponent field all ones). */
+@inline export function has_special(acc: v128): bool {
+  return v128.any_true(i32x4.eq(acc, i32x4.splat(0x0f800000)));
+}
+
+/** The f16 at p as f32 times 2^112 in every lane: exact (even 65504 stays below f32's maximum). */
+@inline export function rebiased_splat(p: usize): v128 {
+  return f32x4.mul(half_splat(p), f32x4.splat(reinterpret<f32>(0x77800000)));
+}
+
 /** The f16 at p as f32 in every lane (see halfx4_s_to_f32x4). */
 @inline export function half_splat(p: usize): v128 {
   return halfx4_s_to_f32x4(i32x4.extend_low_i16x8_s(v128.load16_splat(p)));
@@ -51,6 +82,25 @@ import { halfx4_s_to_f32x4 } from '../shared/half';
  */
 @inline export function shr_u8(v: v128, n: i32): v128 {
   return v128.and(i16x8.shr_u(v, n), i8x16.splat(<i8>(0xff >> n)));
+}
+
+/**
+ * Four rows' i16x8 partial sums s0..s3 reduced to one vector whose i32 lane r holds two i16
+ * (the sums of s_r's even and of its odd lanes): a dot with ones then gives [Σs0, .., Σs3],
+ * after subtracting any common term in i16_pair_sums form. The adds wrap in i16: exact when
+ * every row's final sum fits i16, which the caller guarantees. With that dot, ten instructions
+ * per four rows where widening each row first and transposing in i32 takes thirteen.
+ */
+@inline export function hsum4_i16x8(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const a = i16x8.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+  const b = i16x8.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+  return i16x8.add(i32x4.shuffle(a, b, 0, 1, 4, 5), i32x4.shuffle(a, b, 2, 3, 6, 7));
+}
+
+/** Every i32 lane of the result holds (Σ even i16 lanes of c, Σ odd i16 lanes of c): c in hsum4_i16x8's form. */
+@inline export function i16_pair_sums(c: v128): v128 {
+  const t = i16x8.add(c, i32x4.shuffle(c, c, 2, 3, 0, 1));
+  return i16x8.add(t, i32x4.shuffle(t, t, 1, 0, 3, 2));
 }
 
 @inline export function hsum_i32x4(v: v128): i32 {

@@ -3,3 +3,4 @@ export * from './activations';
 export * from './float';
 export * from './legacy';
 export * from './kquants';
+export * from './interleave';

@@ -20,6 +20,7 @@
 import {
   halves4, hsum4_i32x4, iq4_levels, levels, rdot16_u, scaled_hi, scaled_lo, shr_u8, store16_mul, store16_mul_add, store_lanes,
 } from './common';
+import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
 import { half_to_f32 } from '../shared/half';
 
 const Q2_K: i32 = 0, Q3_K: i32 = 1, Q4_K: i32 = 2, Q5_K: i32 = 3, Q6_K: i32 = 4, IQ4_XS: i32 = 5;
@@ -356,12 +357,11 @@ const Q8_K_BYTES: usize = 292;
  * transposition gives the four exact isums, and the term is computed for the four rows at once
  * (lane r: row r). The activation group is loaded (and widened) once for the four rows.
  */
-@inline function k_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, nb: i32, yt: usize): void {
-  const wbytes = block_bytes(kind);
+@inline function k_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, wbs: usize, xt: usize, nb: i32, yt: usize): void {
   const z = i32x4.splat(0);
   let s = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
-    const o = <usize>b * wbytes;
+    const o = <usize>b * wbs;
     const wb0 = w0 + o, wb1 = w1 + o, wb2 = w2 + o, wb3 = w3 + o;
     const xb = xt + <usize>b * Q8_K_BYTES;
     let r0 = z, r1 = z, r2 = z, r3 = z;
@@ -423,12 +423,11 @@ const Q8_K_BYTES: usize = 292;
  * whose sums accumulate in their own i32x4; one transposition per super-block gives the four
  * tokens' isums (lane t: token t) and the term is computed for them at once.
  */
-@inline function k_row4(kind: i32, wr: usize, xt: usize, x1: usize, x2: usize, x3: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
-  const wbytes = block_bytes(kind);
+@inline function k_row4(kind: i32, wr: usize, wbs: usize, xt: usize, x1: usize, x2: usize, x3: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
   const z = i32x4.splat(0);
   let s = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
-    const wb = wr + <usize>b * wbytes;
+    const wb = wr + <usize>b * wbs;
     const xo = <usize>b * Q8_K_BYTES;
     const xb0 = xt + xo, xb1 = x1 + xo, xb2 = x2 + xo, xb3 = x3 + xo;
     let t0 = z, t1 = z, t2 = z, t3 = z;
@@ -491,8 +490,7 @@ const Q8_K_BYTES: usize = 292;
  * Prefill with eight tokens: k_row4's scheme with twice the tokens per decoded group (two
  * token quads for the lane-wise terms); tokens past nt repeat the first and are not stored.
  */
-@inline function k_row8(kind: i32, wr: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
-  const wbytes = block_bytes(kind);
+@inline function k_row8(kind: i32, wr: usize, wbs: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
   const z = i32x4.splat(0);
   let sA = f32x4.splat(0), sB = sA;
   const x1 = nt > 1 ? xt + 1 * xs : xt;
@@ -503,7 +501,7 @@ const Q8_K_BYTES: usize = 292;
   const x6 = nt > 6 ? xt + 6 * xs : xt;
   const x7 = nt > 7 ? xt + 7 * xs : xt;
   for (let b = 0; b < nb; b++) {
-    const wb = wr + <usize>b * wbytes;
+    const wb = wr + <usize>b * wbs;
     const xo = <usize>b * Q8_K_BYTES;
     const xb0 = xt + xo, xb1 = x1 + xo, xb2 = x2 + xo, xb3 = x3 + xo, xb4 = x4 + xo, xb5 = x5 + xo, xb6 = x6 + xo, xb7 = x7 + xo;
     let t0 = z, t1 = z, t2 = z, t3 = z, t4 = z, t5 = z, t6 = z, t7 = z;
@@ -591,38 +589,78 @@ const Q8_K_BYTES: usize = 292;
   if (nt > 7) store<f32>(yt + 7 * ys, f32x4.extract_lane(sB, 3));
 }
 
-@inline function k_matmul(kind: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  const nb = k >> 8;
-  const wrb = <usize>nb * block_bytes(kind), xrb = <usize>nb * Q8_K_BYTES, ys = <usize>m << 2;
+/**
+ * Rows [row0, row1) of rows `wrb` bytes apart with blocks `wbs` bytes apart (see legacy_rows),
+ * every token.
+ */
+@inline function k_rows(
+  kind: i32, w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n_tokens: i32,
+): void {
   if (n_tokens == 1) {
     for (let r = row0; r < row1; r += 4) {
       const nr = min(4, row1 - r);
-      const w0 = w + <usize>r * wrb;
+      const w0 = w + <usize>(r - row0) * wrb;
       const w1 = nr > 1 ? w0 + wrb : w0, w2 = nr > 2 ? w0 + 2 * wrb : w0, w3 = nr > 3 ? w0 + 3 * wrb : w0;
-      k_rows4(kind, w0, w1, w2, w3, nr, x, nb, y + (<usize>r << 2));
+      k_rows4(kind, w0, w1, w2, w3, nr, wbs, x, nb, y + (<usize>r << 2));
     }
     return;
   }
   for (let r = row0; r < row1; r++) {
-    const wr = w + <usize>r * wrb, yr = y + (<usize>r << 2);
+    const wr = w + <usize>(r - row0) * wrb, yr = y + (<usize>r << 2);
     let t = 0;
-    for (; t + 8 <= n_tokens; t += 8) k_row8(kind, wr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 8);
+    for (; t + 8 <= n_tokens; t += 8) k_row8(kind, wr, wbs, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 8);
     for (; t < n_tokens; t += 4) {
       const nt = min(4, n_tokens - t);
       const x0 = x + <usize>t * xrb;
       // Tokens past the end repeat the tile's first one (computed, not stored).
       const x1 = nt > 1 ? x0 + xrb : x0, x2 = nt > 2 ? x0 + 2 * xrb : x0, x3 = nt > 3 ? x0 + 3 * xrb : x0;
-      k_row4(kind, wr, x0, x1, x2, x3, nb, yr + <usize>t * ys, ys, nt);
+      k_row4(kind, wr, wbs, x0, x1, x2, x3, nb, yr + <usize>t * ys, ys, nt);
     }
   }
 }
 
-@inline function k_dequantize(kind: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
+// k_rows compiled once per type: the RowKernel of both layouts (see walk_rows).
+function rows_q2_k(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  k_rows(Q2_K, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q3_k(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  k_rows(Q3_K, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q4_k(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  k_rows(Q4_K, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q5_k(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  k_rows(Q5_K, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q6_k(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  k_rows(Q6_K, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_iq4_xs(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  k_rows(IQ4_XS, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+
+/** The type's row kernel (a constant at every call site, so the call is direct). */
+@inline function k_rows_of(kind: i32): RowKernel {
+  return kind == Q2_K ? rows_q2_k : kind == Q3_K ? rows_q3_k : kind == Q4_K ? rows_q4_k : kind == Q5_K ? rows_q5_k : kind == Q6_K ? rows_q6_k : rows_iq4_xs;
+}
+
+/**
+ * matmul_<type> over plain rows (group 0) or rows interleaved four at a time (repack_rows;
+ * four, the rows decode reads together: with eight, decode would read every other stretch of a
+ * group and come back for the rest, which measured slower than the plain layout).
+ */
+@inline function k_matmul(kind: i32, group: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  const nb = k >> 8;
+  walk_rows(k_rows_of(kind), group, w, x, <usize>nb * Q8_K_BYTES, y, nb, block_bytes(kind), m, row0, row1, n_tokens);
+}
+
+@inline function k_dequantize(kind: i32, group: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
   const nb = k >> 8, bytes = block_bytes(kind), rb = <usize>nb * bytes;
   for (let i = 0; i < n_ids; i++) {
-    const src = w + <usize>load<i32>(ids + (<usize>i << 2)) * rb, dst = out + <usize>i * (<usize>k << 2);
+    const id = load<i32>(ids + (<usize>i << 2)), dst = out + <usize>i * (<usize>k << 2);
+    const src = row_start(w, id, rb, bytes, group), bs = block_stride(id, bytes, group, m);
     for (let b = 0; b < nb; b++) {
-      const wb = src + <usize>b * bytes, db = dst + (<usize>b << 10);
+      const wb = src + <usize>b * bs, db = dst + (<usize>b << 10);
       const lo = scales_lo(kind, wb), hi = scales_hi(kind, wb);
       const d = scale_d(kind, wb), dmin = scale_dmin(kind, wb);
       const mins = kind == Q4_K || kind == Q5_K ? mins_packed(wb) : 0;
@@ -645,56 +683,92 @@ const Q8_K_BYTES: usize = 292;
 // u8 qs[64], f16 d, f16 dmin. Group g = 4n+j takes bits 2j..2j+1 of qs[32n .. 32n+32];
 // x = d·scale·q − dmin·min.
 export function matmul_q2_k(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  k_matmul(Q2_K, w, x, y, k, m, row0, row1, n_tokens);
+  k_matmul(Q2_K, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q2_k(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  k_dequantize(Q2_K, w, ids, n_ids, k, out);
+  k_dequantize(Q2_K, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q2_k_x4(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  k_matmul(Q2_K, 4, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q2_k_x4(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  k_dequantize(Q2_K, 4, w, ids, n_ids, k, out, m);
 }
 
 // Q3_K block (110 B): u8 hmask[32], u8 qs[64], u8 scales[12] (16 six-bit scales, offset 32),
 // f16 d. Group g = 4n+j: low bits 2j..2j+1 of qs[32n ..], high bit g of hmask[0..32] (a clear
 // bit subtracts 4); x = d·(scale−32)·q.
 export function matmul_q3_k(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  k_matmul(Q3_K, w, x, y, k, m, row0, row1, n_tokens);
+  k_matmul(Q3_K, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q3_k(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  k_dequantize(Q3_K, w, ids, n_ids, k, out);
+  k_dequantize(Q3_K, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q3_k_x4(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  k_matmul(Q3_K, 4, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q3_k_x4(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  k_dequantize(Q3_K, 4, w, ids, n_ids, k, out, m);
 }
 
 // Q4_K block (144 B): f16 d, f16 dmin, u8 scales[12] (8 six-bit scales and mins), u8 qs[128].
 // Group g: nibble (g&1) of qs[32(g>>1) ..]; x = d·scale·q − dmin·min.
 export function matmul_q4_k(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  k_matmul(Q4_K, w, x, y, k, m, row0, row1, n_tokens);
+  k_matmul(Q4_K, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q4_k(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  k_dequantize(Q4_K, w, ids, n_ids, k, out);
+  k_dequantize(Q4_K, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q4_k_x4(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  k_matmul(Q4_K, 4, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q4_k_x4(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  k_dequantize(Q4_K, 4, w, ids, n_ids, k, out, m);
 }
 
 // Q5_K block (176 B): f16 d, f16 dmin, u8 scales[12], u8 qh[32], u8 qs[128]. As Q4_K with a
 // fifth bit: bit g of qh[0..32] for group g.
 export function matmul_q5_k(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  k_matmul(Q5_K, w, x, y, k, m, row0, row1, n_tokens);
+  k_matmul(Q5_K, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q5_k(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  k_dequantize(Q5_K, w, ids, n_ids, k, out);
+  k_dequantize(Q5_K, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q5_k_x4(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  k_matmul(Q5_K, 4, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q5_k_x4(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  k_dequantize(Q5_K, 4, w, ids, n_ids, k, out, m);
 }
 
 // Q6_K block (210 B): u8 ql[128], u8 qh[64], i8 scales[16] (per 16 elements), f16 d. Half
 // h = g>>2 of the block, gi = g&3: low nibble (gi>>1) of ql[64h + 32(gi&1) ..], high bits
 // 2gi..2gi+1 of qh[32h ..]; x = d·scale·(q − 32).
 export function matmul_q6_k(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  k_matmul(Q6_K, w, x, y, k, m, row0, row1, n_tokens);
+  k_matmul(Q6_K, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q6_k(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  k_dequantize(Q6_K, w, ids, n_ids, k, out);
+  k_dequantize(Q6_K, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q6_k_x4(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  k_matmul(Q6_K, 4, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q6_k_x4(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  k_dequantize(Q6_K, 4, w, ids, n_ids, k, out, m);
 }
 
 // IQ4_XS block (136 B): f16 d, u16 scales_h, u8 scales_l[4], u8 qs[128]. Group g: six-bit scale
 // (nibble g of scales_l, bits 2g..2g+1 of scales_h, offset 32); qs[16g ..] low nibbles are
 // elements 0-15, high nibbles 16-31, indexing the IQ4_NL levels; x = d·(scale−32)·level.
 export function matmul_iq4_xs(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  k_matmul(IQ4_XS, w, x, y, k, m, row0, row1, n_tokens);
+  k_matmul(IQ4_XS, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_iq4_xs(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  k_dequantize(IQ4_XS, w, ids, n_ids, k, out);
+  k_dequantize(IQ4_XS, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_iq4_xs_x4(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  k_matmul(IQ4_XS, 4, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_iq4_xs_x4(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  k_dequantize(IQ4_XS, 4, w, ids, n_ids, k, out, m);
 }

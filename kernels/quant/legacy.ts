@@ -18,9 +18,10 @@
 // dequantize_rows_<type>(w, ids, n_ids, k, out): out[i] = to_float(W[ids[i]]), bit-exact with
 // ggml (every element is one rounding of an exact product, plus the min where there is one).
 import {
-  half_splat, halves4, hsum4_i32x4, hsum_i32x4, iq4_levels, levels, q5_high_hi, q5_high_lo, rdot16_u, shr_u8, store16_mul, store16_mul_add,
-  store_lanes,
+  half_splat, halves4, halves4_unbiased, has_special, hsum4_i16x8, hsum4_i32x4, hsum_i32x4, i16_pair_sums, iq4_levels, levels, q5_high_hi,
+  q5_high_lo, rdot16_u, rebiased_splat, scale_specials, shr_u8, store16_mul, store16_mul_add, store_lanes,
 } from './common';
+import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
 import { half_to_f32 } from '../shared/half';
 
 const Q8_0_BYTES: usize = 34;
@@ -122,11 +123,25 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
   return ASC_FEATURE_RELAXED_SIMD && unsigned_codes(kind);
 }
 
-/** Relaxed path: off·(pair sums of a), as the same relaxed dot with every code equal to off. */
+/**
+ * Relaxed path: whether hsum4_i16x8's tree is exact for this type. Each i16 it ends with is a
+ * sum of 16 products (code − off)·a, within 16·16·127 = 32512 when |code − off| <= 16 and
+ * |a| <= 127 (ggml's q8 quantizers, and ours, never write −128). Q5_1 (codes to 31, no offset)
+ * could reach 16·31·127.
+ */
+@inline function i16_tree(kind: i32): bool {
+  return relaxed_path(kind) && kind != Q5_1;
+}
+
+/**
+ * Relaxed path: off·(pair sums of a), as the same relaxed dot with every code equal to off
+ * (for the i16 tree, already summed into i16_pair_sums form).
+ */
 @inline function act_corr(kind: i32, a0: v128, a1: v128): v128 {
   if (offset(kind) == 0 || !relaxed_path(kind)) return a0;
   const o = i8x16.splat(offset(kind));
-  return i16x8.add(rdot16_u(a0, o), rdot16_u(a1, o));
+  const corr = i16x8.add(rdot16_u(a0, o), rdot16_u(a1, o));
+  return i16_tree(kind) ? i16_pair_sums(corr) : corr;
 }
 
 /** i16 path: off·Σa in every lane (i32), removed from every row's sum. */
@@ -145,6 +160,13 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
   kind: i32, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
   a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128, osum: v128,
 ): v128 {
+  if (i16_tree(kind)) {
+    const c = hsum4_i16x8(
+      i16x8.add(rdot16_u(a0, c00), rdot16_u(a1, c01)), i16x8.add(rdot16_u(a0, c10), rdot16_u(a1, c11)),
+      i16x8.add(rdot16_u(a0, c20), rdot16_u(a1, c21)), i16x8.add(rdot16_u(a0, c30), rdot16_u(a1, c31)),
+    );
+    return i32x4.dot_i16x8_s(offset(kind) == 0 ? c : i16x8.sub(c, corr), i16x8.splat(1));
+  }
   const isum = hsum4_i32x4(
     row_dot(kind, c00, c01, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c10, c11, a0, a1, corr, A0, A1, A2, A3),
     row_dot(kind, c20, c21, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c30, c31, a0, a1, corr, A0, A1, A2, A3),
@@ -161,12 +183,14 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /**
  * Decode path: 8 whole rows (w0, then every wrb bytes) times one token, two f32x4 accumulators.
- * The activation block is loaded and prepared once for all 8 rows.
+ * The activation block is loaded and prepared once for all 8 rows, its scale carrying the 2^112
+ * that the weights' scales then need not (halves4_unbiased). Rows whose scales hold an inf or
+ * NaN come out wrong that way, so the group is then computed again by legacy_group, exactly.
  */
-@inline function legacy_group8(kind: i32, w0: usize, wrb: usize, xt: usize, nb: i32, yt: usize): void {
-  const wbytes = block_bytes(kind), xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
+@inline function legacy_group8(kind: i32, w0: usize, wrb: usize, wbs: usize, xt: usize, nb: i32, yt: usize): void {
+  const xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
   const z = f32x4.splat(0);
-  let sA = z, sB = z;
+  let sA = z, sB = z, specials = z;
   for (let b = 0; b < nb; b++) {
     const xb = xt + <usize>b * xbytes;
     const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
@@ -175,19 +199,29 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
     const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
     const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
     const osum = act_offset_sum(kind, A0, A1, A2, A3);
-    const dx = half_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
-    const wb0 = w0 + <usize>b * wbytes, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
+    const dx = rebiased_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
+    const wb0 = w0 + <usize>b * wbs, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
     const isumA = group_isum(
       kind, codes_lo(kind, wb0), codes_hi(kind, wb0), codes_lo(kind, wb1), codes_hi(kind, wb1),
       codes_lo(kind, wb2), codes_hi(kind, wb2), codes_lo(kind, wb3), codes_hi(kind, wb3), a0, a1, corr, A0, A1, A2, A3, osum,
     );
-    sA = f32x4.add(sA, block_term(kind, isumA, halves4(wb0, wb1, wb2, wb3, 0), has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z, dx, sx));
+    const dA = halves4_unbiased(wb0, wb1, wb2, wb3, 0);
+    specials = scale_specials(specials, dA);
+    sA = f32x4.add(sA, block_term(kind, isumA, dA, has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z, dx, sx));
     const wb4 = wb3 + wrb, wb5 = wb4 + wrb, wb6 = wb5 + wrb, wb7 = wb6 + wrb;
     const isumB = group_isum(
       kind, codes_lo(kind, wb4), codes_hi(kind, wb4), codes_lo(kind, wb5), codes_hi(kind, wb5),
       codes_lo(kind, wb6), codes_hi(kind, wb6), codes_lo(kind, wb7), codes_hi(kind, wb7), a0, a1, corr, A0, A1, A2, A3, osum,
     );
-    sB = f32x4.add(sB, block_term(kind, isumB, halves4(wb4, wb5, wb6, wb7, 0), has_min(kind) ? halves4(wb4, wb5, wb6, wb7, 2) : z, dx, sx));
+    const dB = halves4_unbiased(wb4, wb5, wb6, wb7, 0);
+    specials = scale_specials(specials, dB);
+    sB = f32x4.add(sB, block_term(kind, isumB, dB, has_min(kind) ? halves4(wb4, wb5, wb6, wb7, 2) : z, dx, sx));
+  }
+  if (has_special(specials)) {
+    const w4 = w0 + 4 * wrb;
+    legacy_group(kind, w0, w0 + wrb, w0 + 2 * wrb, w0 + 3 * wrb, 4, wbs, xt, 0, nb, yt, 0, 1);
+    legacy_group(kind, w4, w4 + wrb, w4 + 2 * wrb, w4 + 3 * wrb, 4, wbs, xt, 0, nb, yt + 16, 0, 1);
+    return;
   }
   v128.store(yt, sA);
   v128.store(yt, sB, 16);
@@ -217,13 +251,13 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
  * token, lane r for row r, in registers.
  */
 @inline function legacy_group(
-  kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32,
+  kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, wbs: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32,
 ): void {
-  const wbytes = block_bytes(kind), xbytes = act_bytes(kind);
+  const xbytes = act_bytes(kind);
   const z = f32x4.splat(0);
   let s0 = z, s1 = z, s2 = z, s3 = z;
   for (let b = 0; b < nb; b++) {
-    const o = <usize>b * wbytes;
+    const o = <usize>b * wbs;
     const wb0 = w0 + o, wb1 = w1 + o, wb2 = w2 + o, wb3 = w3 + o;
     const c00 = codes_lo(kind, wb0), c01 = codes_hi(kind, wb0), c10 = codes_lo(kind, wb1), c11 = codes_hi(kind, wb1);
     const c20 = codes_lo(kind, wb2), c21 = codes_hi(kind, wb2), c30 = codes_lo(kind, wb3), c31 = codes_hi(kind, wb3);
@@ -270,15 +304,15 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
  * itself (the rows' own entries, so no other call's output is touched), block after block as
  * in legacy_group. Activation scales are converted four tokens at a time.
  */
-@inline function legacy_wide8(kind: i32, w0: usize, wrb: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
-  const wbytes = block_bytes(kind), xbytes = act_bytes(kind);
+@inline function legacy_wide8(kind: i32, w0: usize, wrb: usize, wbs: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
+  const xbytes = act_bytes(kind);
   const z = f32x4.splat(0);
   for (let t = 0; t < nt; t++) {
     v128.store(yt + <usize>t * ys, z);
     v128.store(yt + <usize>t * ys, z, 16);
   }
   for (let b = 0; b < nb; b++) {
-    const wb0 = w0 + <usize>b * wbytes, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
+    const wb0 = w0 + <usize>b * wbs, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
     const wb4 = wb3 + wrb, wb5 = wb4 + wrb, wb6 = wb5 + wrb, wb7 = wb6 + wrb;
     const cA0 = codes_lo(kind, wb0), cA1 = codes_hi(kind, wb0), cA2 = codes_lo(kind, wb1), cA3 = codes_hi(kind, wb1);
     const cA4 = codes_lo(kind, wb2), cA5 = codes_hi(kind, wb2), cA6 = codes_lo(kind, wb3), cA7 = codes_hi(kind, wb3);
@@ -311,32 +345,69 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
   }
 }
 
-@inline function legacy_matmul(kind: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  const nb = k >> 5;
-  const wrb = <usize>nb * block_bytes(kind), xrb = <usize>nb * act_bytes(kind), ys = <usize>m << 2;
+/**
+ * Rows [row0, row1) of rows that are `wrb` bytes apart with blocks `wbs` bytes apart (whole
+ * rows: wrb = row bytes, wbs = block bytes; inside an interleaved group: the reverse, times
+ * the group's rows), every token.
+ */
+@inline function legacy_rows(
+  kind: i32, w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n_tokens: i32,
+): void {
   for (let r = row0; r < row1; r += 4) {
     const nr = min(4, row1 - r);
-    const w0 = w + <usize>r * wrb;
+    const w0 = w + <usize>(r - row0) * wrb;
     const yr = y + (<usize>r << 2);
     if (row1 - r >= 8) {
-      if (n_tokens == 1) legacy_group8(kind, w0, wrb, x, nb, yr);
-      else legacy_wide8(kind, w0, wrb, x, xrb, nb, yr, ys, n_tokens);
+      if (n_tokens == 1) legacy_group8(kind, w0, wrb, wbs, x, nb, yr);
+      else legacy_wide8(kind, w0, wrb, wbs, x, xrb, nb, yr, ys, n_tokens);
       r += 4;
       continue;
     }
     const w1 = nr > 1 ? w0 + wrb : w0, w2 = nr > 2 ? w0 + 2 * wrb : w0, w3 = nr > 3 ? w0 + 3 * wrb : w0;
     let t = 0;
-    for (; t + 4 <= n_tokens; t += 4) legacy_group(kind, w0, w1, w2, w3, nr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 4);
-    for (; t < n_tokens; t++) legacy_group(kind, w0, w1, w2, w3, nr, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 1);
+    for (; t + 4 <= n_tokens; t += 4) legacy_group(kind, w0, w1, w2, w3, nr, wbs, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 4);
+    for (; t < n_tokens; t++) legacy_group(kind, w0, w1, w2, w3, nr, wbs, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 1);
   }
 }
 
-@inline function legacy_dequantize(kind: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
+// legacy_rows compiled once per type: the RowKernel of both layouts (see walk_rows).
+function rows_q4_0(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  legacy_rows(Q4_0, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q4_1(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  legacy_rows(Q4_1, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q5_0(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  legacy_rows(Q5_0, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q5_1(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  legacy_rows(Q5_1, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_q8_0(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  legacy_rows(Q8_0, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+function rows_iq4_nl(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  legacy_rows(IQ4_NL, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
+}
+
+/** The type's row kernel (a constant at every call site, so the call is direct). */
+@inline function rows_of(kind: i32): RowKernel {
+  return kind == Q4_0 ? rows_q4_0 : kind == Q4_1 ? rows_q4_1 : kind == Q5_0 ? rows_q5_0 : kind == Q5_1 ? rows_q5_1 : kind == Q8_0 ? rows_q8_0 : rows_iq4_nl;
+}
+
+/** matmul_<type> over plain rows (group 0) or rows interleaved eight at a time (repack_rows). */
+@inline function legacy_matmul(kind: i32, group: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  const nb = k >> 5;
+  walk_rows(rows_of(kind), group, w, x, <usize>nb * act_bytes(kind), y, nb, block_bytes(kind), m, row0, row1, n_tokens);
+}
+
+@inline function legacy_dequantize(kind: i32, group: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
   const nb = k >> 5, bytes = block_bytes(kind), rb = <usize>nb * bytes;
   for (let i = 0; i < n_ids; i++) {
-    const src = w + <usize>load<i32>(ids + (<usize>i << 2)) * rb, dst = out + <usize>i * (<usize>k << 2);
+    const id = load<i32>(ids + (<usize>i << 2)), dst = out + <usize>i * (<usize>k << 2);
+    const src = row_start(w, id, rb, bytes, group), bs = block_stride(id, bytes, group, m);
     for (let b = 0; b < nb; b++) {
-      const wb = src + <usize>b * bytes, db = dst + (<usize>b << 7);
+      const wb = src + <usize>b * bs, db = dst + (<usize>b << 7);
       const d = half_to_f32(load<i16>(wb));
       if (kind == Q4_1 || kind == Q5_1) {
         const mn = half_to_f32(load<i16>(wb, 2));
@@ -357,52 +428,88 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 // Q4_0 block (18 B): f16 d, u8 qs[16]. Element j < 16 is the low nibble of qs[j], element j+16
 // the high nibble; x = d·(q − 8). Activations q8_0.
 export function matmul_q4_0(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q4_0, w, x, y, k, m, row0, row1, n_tokens);
+  legacy_matmul(Q4_0, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q4_0(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q4_0, w, ids, n_ids, k, out);
+  legacy_dequantize(Q4_0, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q4_0_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  legacy_matmul(Q4_0, 8, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q4_0_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  legacy_dequantize(Q4_0, 8, w, ids, n_ids, k, out, m);
 }
 
 // Q4_1 block (20 B): f16 d, f16 m, u8 qs[16] (nibbles as Q4_0); x = d·q + m. Activations q8_1,
 // whose s = d_x·Σa turns the min into m·s per block.
 export function matmul_q4_1(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q4_1, w, x, y, k, m, row0, row1, n_tokens);
+  legacy_matmul(Q4_1, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q4_1(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q4_1, w, ids, n_ids, k, out);
+  legacy_dequantize(Q4_1, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q4_1_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  legacy_matmul(Q4_1, 8, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q4_1_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  legacy_dequantize(Q4_1, 8, w, ids, n_ids, k, out, m);
 }
 
 // Q5_0 block (22 B): f16 d, u8 qh[4], u8 qs[16]. Nibbles as Q4_0; bit j of qh (little-endian
 // u32) is the fifth bit of element j; x = d·(q − 16). Activations q8_0.
 export function matmul_q5_0(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q5_0, w, x, y, k, m, row0, row1, n_tokens);
+  legacy_matmul(Q5_0, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q5_0(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q5_0, w, ids, n_ids, k, out);
+  legacy_dequantize(Q5_0, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q5_0_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  legacy_matmul(Q5_0, 8, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q5_0_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  legacy_dequantize(Q5_0, 8, w, ids, n_ids, k, out, m);
 }
 
 // Q5_1 block (24 B): f16 d, f16 m, u8 qh[4], u8 qs[16]; x = d·q + m. Activations q8_1.
 export function matmul_q5_1(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q5_1, w, x, y, k, m, row0, row1, n_tokens);
+  legacy_matmul(Q5_1, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q5_1(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q5_1, w, ids, n_ids, k, out);
+  legacy_dequantize(Q5_1, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q5_1_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  legacy_matmul(Q5_1, 8, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q5_1_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  legacy_dequantize(Q5_1, 8, w, ids, n_ids, k, out, m);
 }
 
 // Q8_0 block (34 B): f16 d, i8 qs[32]; x = d·q. Activations q8_0. The weights are signed, so
 // the relaxed dot (unsigned 7-bit second operand) does not apply: both builds widen to i16.
 export function matmul_q8_0(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q8_0, w, x, y, k, m, row0, row1, n_tokens);
+  legacy_matmul(Q8_0, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_q8_0(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q8_0, w, ids, n_ids, k, out);
+  legacy_dequantize(Q8_0, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_q8_0_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  legacy_matmul(Q8_0, 8, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_q8_0_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  legacy_dequantize(Q8_0, 8, w, ids, n_ids, k, out, m);
 }
 
 // IQ4_NL block (18 B): f16 d, u8 qs[16] (nibbles as Q4_0) indexing 16 signed levels;
 // x = d·level. Activations q8_0. Levels span -127..113, so both builds widen to i16.
 export function matmul_iq4_nl(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(IQ4_NL, w, x, y, k, m, row0, row1, n_tokens);
+  legacy_matmul(IQ4_NL, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
 export function dequantize_rows_iq4_nl(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(IQ4_NL, w, ids, n_ids, k, out);
+  legacy_dequantize(IQ4_NL, 0, w, ids, n_ids, k, out, 0);
+}
+export function matmul_iq4_nl_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
+  legacy_matmul(IQ4_NL, 8, w, x, y, k, m, row0, row1, n_tokens);
+}
+export function dequantize_rows_iq4_nl_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
+  legacy_dequantize(IQ4_NL, 8, w, ids, n_ids, k, out, m);
 }

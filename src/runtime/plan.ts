@@ -198,7 +198,7 @@ async function webgpuPlanner(): Promise<Planner> {
 /** The CPU planner's activation block for a full batch: WebGPU's pool of node outputs is of that order. */
 function activationEstimate(batch: Graph, kvType: KVCacheType): number {
   try {
-    return planGraph(batch, { weightPtr: () => 0, geluTable: () => 0, kvType }).scratchBytes;
+    return planGraph(batch, { weightPtr: () => 0, interleaveGroup: () => 0, geluTable: () => 0, kvType }).scratchBytes;
   } catch (err) {
     if (isWasmChordError(err, 'UNSUPPORTED_TENSOR_TYPE')) return 0;
     throw err;

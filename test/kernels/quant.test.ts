@@ -438,3 +438,87 @@ test('matmul tilings agree with the TS vecDot and with each other (1, 3, 8, 17 t
   }
   for (const line of report) t.diagnostic(line);
 });
+
+const LEGACY_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl'];
+/** Rows per interleaved group of the types with kernels over interleaved weights (*_x8, *_x4). */
+const GROUPS: Record<string, number> = {
+  ...Object.fromEntries(LEGACY_TYPES.map((t) => [t, 8])),
+  ...Object.fromEntries(['q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K', 'iq4_xs'].map((t) => [t, 4])),
+};
+
+/** Interleaves m rows of `type` in place with repack_rows (the type's group) and returns the new bytes. */
+function repack(h: KernelHarness, type: string, w: Uint8Array, m: number, k: number): Uint8Array {
+  const info = typeByName(type);
+  const rb = rowByteSize(info.id, k);
+  const pw = h.alloc(w.length), tmp = h.alloc(GROUPS[type]! * rb);
+  new Uint8Array(h.memory.buffer).set(w, pw);
+  (h.k as unknown as Record<string, (...a: number[]) => void>).repack_rows!(pw, tmp, m, rb, info.typeSize, GROUPS[type]!);
+  return h.u8(pw, w.length).slice();
+}
+
+test('interleaved weights (repack_rows) give the plain kernels\' bits: any rows, ranges, tokens, a short last group', async () => {
+  const rand = rng(808);
+  for (const type of Object.keys(GROUPS)) {
+    const info = typeByName(type);
+    const k = info.blockSize === 256 ? 512 : 96, group = GROUPS[type]!, il = `${type}_x${group}`;
+    const act = vecDotType(info.id);
+    const rb = rowByteSize(info.id, k);
+    for (const m of [3, 8, 16, 29]) {
+      const w = randomWeights(rand, type, m, k);
+      for (const v of KERNEL_VARIANTS) {
+        const h = await harness(v);
+        const packed = repack(h, type, w, m, k);
+        // Block b of row r sits at group start + (b·rows + r mod group)·block bytes.
+        const g = group * Math.floor((m - 1) / group), rows = m - g, b = 1;
+        assert.deepEqual(packed.subarray(g * rb + (b * rows + rows - 1) * info.typeSize, g * rb + (b * rows + rows) * info.typeSize), w.subarray((m - 1) * rb + b * info.typeSize, (m - 1) * rb + (b + 1) * info.typeSize));
+        for (const n of [1, 3, 8, 17]) {
+          const x = quantize(act, randomRows(rand, n, k));
+          const want = new Uint32Array(runMatmul(h, type, w, x, k, m, n).buffer);
+          const cut = (r: number) => Math.min(m, r);
+          for (const ranges of [[[0, m]], [[0, cut(5)], [cut(5), cut(6)], [cut(6), m]], [[cut(3), cut(11)], [0, cut(3)], [cut(11), m]]] as [number, number][][]) {
+            const got = new Uint32Array(runMatmul(h, il, packed, x, k, m, n, ranges).buffer);
+            assert.deepEqual(got, want, `${v} ${il} m=${m} n=${n} ranges ${JSON.stringify(ranges)}`);
+          }
+        }
+        const ids = Array.from({ length: m }, (_, i) => (i * 5 + 3) % m);
+        const pIds = h.alloc(ids.length * 4);
+        new Int32Array(h.memory.buffer, pIds, ids.length).set(ids);
+        const plain = h.alloc(ids.length * k * 4), inter = h.alloc(ids.length * k * 4);
+        const pw = h.alloc(w.length), px8 = h.alloc(w.length);
+        new Uint8Array(h.memory.buffer).set(w, pw);
+        new Uint8Array(h.memory.buffer).set(packed, px8);
+        dequantOf(h.k, type)(pw, pIds, ids.length, k, plain);
+        (h.k as unknown as Record<string, (...a: number[]) => void>)[`dequantize_rows_${kname(il)}`]!(px8, pIds, ids.length, k, inter, m);
+        assert.deepEqual(h.u8(inter, ids.length * k * 4), h.u8(plain, ids.length * k * 4), `${v} ${il} m=${m} dequantize_rows`);
+      }
+    }
+  }
+});
+
+test('legacy matmuls give ggml\'s inf/NaN where a weight scale is inf or NaN (decode takes its exact path)', async () => {
+  const rand = rng(77);
+  const k = 96, m = 16;
+  for (const type of LEGACY_TYPES) {
+    const info = typeByName(type);
+    const act = vecDotType(info.id);
+    const rb = rowByteSize(info.id, k);
+    const w = randomWeights(rand, type, m, k);
+    const dv = new DataView(w.buffer);
+    dv.setUint16(3 * rb + info.typeSize, 0x7c00, true); // row 3, block 1: +inf
+    dv.setUint16(12 * rb, 0x7e00, true); // row 12, block 0: NaN
+    const x = quantize(act, randomRows(rand, 1, k));
+    for (const v of KERNEL_VARIANTS) {
+      const h = await harness(v);
+      const x8 = repack(h, type, w, m, k);
+      for (const [name, bytes] of [[type, w], [`${type}_x8`, x8]] as const) {
+        const y = runMatmul(h, name, bytes, x, k, m, 1);
+        for (let r = 0; r < m; r++) {
+          const want = vecDot(info.id, w.subarray(r * rb, (r + 1) * rb), x, k);
+          if (!Number.isFinite(want)) assert.ok(Object.is(y[r], want) || (Number.isNaN(want) && Number.isNaN(y[r])), `${v} ${name} row ${r}: ${y[r]} vs ${want}`);
+          else assert.ok(Math.abs(y[r]! - want) <= 1e-5 * Math.max(1, sumAbsProducts(info.id, act, w.subarray(r * rb, (r + 1) * rb), x, k)), `${v} ${name} row ${r}`);
+        }
+        assert.ok(!Number.isFinite(y[3]!) && Number.isNaN(y[12]!), `${v} ${name}: the special rows`);
+      }
+    }
+  }
+});

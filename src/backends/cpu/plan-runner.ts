@@ -50,9 +50,10 @@ export interface Lane {
 export const SOLO: Lane = { index: 0, count: 1, barrier: () => {} };
 
 /** Lane's share of [start, end): contiguous, with boundaries fixed by the lane count. */
-export function laneRange(start: number, end: number, lane: Lane): [number, number] {
+export function laneRange(start: number, end: number, lane: Lane, align = 1): [number, number] {
   const n = end - start;
-  return [start + Math.floor((n * lane.index) / lane.count), start + Math.floor((n * (lane.index + 1)) / lane.count)];
+  const cut = (i: number) => (i === lane.count ? end : start + align * Math.floor((n * i) / lane.count / align));
+  return [cut(lane.index), cut(lane.index + 1)];
 }
 
 /**
@@ -142,7 +143,7 @@ export class PlanRunner {
       }
       const { call, args } = s;
       if (call.split) {
-        const [lo, hi] = laneRange(call.args[call.split.at[0]]!, call.args[call.split.at[1]]!, share);
+        const [lo, hi] = laneRange(call.args[call.split.at[0]]!, call.args[call.split.at[1]]!, share, call.split.align);
         if (lo >= hi) continue;
         args[call.split.at[0]] = lo;
         args[call.split.at[1]] = hi;

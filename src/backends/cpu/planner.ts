@@ -33,6 +33,8 @@ export interface Split {
   readonly at: readonly [number, number];
   /** About how many multiply-adds (or element operations) the whole range is. */
   readonly work: number;
+  /** Lanes' shares start at multiples of this (interleaved weights: a group of rows whole in one lane). */
+  readonly align?: number;
   /** Attention: the work per position cached before the step (pos0), added at run time. */
   readonly workPerPosition?: number;
 }
@@ -94,6 +96,8 @@ export interface PlacedValue {
 /** Where the backend keeps what the graph refers to. */
 export interface PlanContext {
   weightPtr(w: WeightHandle): number;
+  /** Rows per group where the weight's rows are stored interleaved (repack_rows; its kernels are the *_x<group> ones), else 0. */
+  interleaveGroup(w: WeightHandle): number;
   /** Bytes of the f16 GELU table the *_ggml kernels read (0 until one is needed). */
   geluTable(): number;
   readonly kvType: KVCacheType;
@@ -172,16 +176,18 @@ interface Emitter {
 
 type Lowering = { readonly [K in OpName]: (node: NodeOf<K>, out: number, e: Emitter) => void };
 
+/** out[i] = row ids[i] of `table` as f32 (ids: the step's token or position row). */
+function lookupRows(table: WeightHandle, ids: number, cols: number, out: number, e: Emitter): void {
+  const group = e.ctx.interleaveGroup(table);
+  if (group) {
+    e.call(`dequantize_rows_${lower(table.type)}_x${group}`, [e.ctx.weightPtr(table), ids, e.n, cols, out, table.shape[1]!], [1, 4]);
+  } else e.call(`dequantize_rows_${lower(table.type)}`, [e.ctx.weightPtr(table), ids, e.n, cols, out], [1, 4]);
+}
+
 /** How each op becomes kernel calls (exhaustive over the op table). */
 const LOWER: Lowering = {
-  embed: (node, out, e) => {
-    const t = node.table;
-    e.call(`dequantize_rows_${lower(t.type)}`, [e.ctx.weightPtr(t), e.tokens, e.n, node.cols, out], [1, 4]);
-  },
-  position_embed: (node, out, e) => {
-    const t = node.table;
-    e.call(`dequantize_rows_${lower(t.type)}`, [e.ctx.weightPtr(t), e.positions, e.n, node.cols, out], [1, 4]);
-  },
+  embed: (node, out, e) => lookupRows(node.table, e.tokens, node.cols, out, e),
+  position_embed: (node, out, e) => lookupRows(node.table, e.positions, node.cols, out, e),
   rms_norm: (node, out, e) => {
     const rows = (node.rows * node.cols) / node.group;
     const w = node.weight ? e.ctx.weightPtr(node.weight) : 0;
@@ -197,8 +203,9 @@ const LOWER: Lowering = {
     const act = activationType(w);
     const x = act === undefined ? e.at(node.x) : e.quantized(node.x, act);
     const m = node.cols;
-    e.call(`matmul_${lower(w.type)}`, [e.ctx.weightPtr(w), x, out, node.x.cols, m, 0, m, node.rows], [1, 2], {
-      split: { at: [5, 6], work: m * node.x.cols * node.rows },
+    const group = e.ctx.interleaveGroup(w);
+    e.call(`matmul_${lower(w.type)}${group ? `_x${group}` : ''}`, [e.ctx.weightPtr(w), x, out, node.x.cols, m, 0, m, node.rows], [1, 2], {
+      split: { at: [5, 6], work: m * node.x.cols * node.rows, align: group || undefined },
     });
   },
   add: (node, out, e) => e.call('add_f32', [e.at(node.a), e.at(node.b), out, node.rows * node.cols], [0, 1, 2]),

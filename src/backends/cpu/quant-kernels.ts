@@ -17,6 +17,12 @@
  * Row dequantizers `dequantize_rows_<w>(w, ids, nIds, k, out)`: for i < nIds, out[i][:] (k f32)
  * = to_float of W's row ids[i] (ids: i32, each a valid row index: the host checks them),
  * bit-exact with ggml.
+ *
+ * Interleaved weights: `repack_rows(w, tmp, m, rowBytes, blockBytes, group)` rearranges m rows
+ * in place (tmp: group·rowBytes of scratch) so that each group of rows holds block 0 of every
+ * row, then block 1, ...; `matmul_<w>_x<group>` (same arguments and bits as matmul_<w>) and
+ * `dequantize_rows_<w>_x<group>(w, ids, nIds, k, out, m)` read that layout: groups of 8 for
+ * q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, of 4 for the K-quants q2_k..q6_k, iq4_xs.
  */
 export interface QuantKernelExports {
   quantize_q8_0(x: number, out: number, nRows: number, rowLen: number): void;
@@ -40,6 +46,32 @@ export interface QuantKernelExports {
   matmul_q5_k(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_q6_k(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_iq4_xs(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+
+  repack_rows(w: number, tmp: number, m: number, rowBytes: number, blockBytes: number, group: number): void;
+  matmul_q4_0_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q4_1_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q5_0_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q5_1_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q8_0_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_iq4_nl_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  dequantize_rows_q4_0_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q4_1_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q5_0_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q5_1_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q8_0_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_iq4_nl_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  matmul_q2_k_x4(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q3_k_x4(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q4_k_x4(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q5_k_x4(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_q6_k_x4(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  matmul_iq4_xs_x4(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  dequantize_rows_q2_k_x4(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q3_k_x4(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q4_k_x4(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q5_k_x4(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q6_k_x4(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_iq4_xs_x4(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
 
   dequantize_rows_f32(w: number, ids: number, nIds: number, k: number, out: number): void;
   dequantize_rows_f16(w: number, ids: number, nIds: number, k: number, out: number): void;

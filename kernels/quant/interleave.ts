@@ -1,0 +1,71 @@
+// Interleaved weights: the layout the *_x8 (legacy.ts) and *_x4 (kquants.ts) matmuls and row
+// dequantizers read, made in place at load; and the walks both layouts share.
+
+/**
+ * A weight type's row kernel: rows [row0, row1) of W, `wrb` bytes apart with blocks `wbs` bytes
+ * apart (w: row0's first block), times every token: the type's whole matmul but the layout.
+ * Compiled once per type and called through these walks, so each layout costs no second copy.
+ */
+export type RowKernel = (w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32) => void;
+
+/**
+ * matmul_<type> (see quant-kernels.ts) over m rows of nb blocks of `bytes`, stored plainly
+ * (group 0) or interleaved `group` rows at a time: then walked group by group, each group's
+ * rows `bytes` apart and its blocks rows·bytes apart. xrb: bytes per activation row.
+ */
+@inline export function walk_rows(
+  rows: RowKernel, group: i32, w: usize, x: usize, xrb: usize, y: usize, nb: i32, bytes: usize, m: i32, row0: i32, row1: i32, n: i32,
+): void {
+  const rb = <usize>nb * bytes, ys = <usize>m << 2;
+  if (group == 0) {
+    rows(w + <usize>row0 * rb, rb, bytes, x, xrb, nb, y, ys, row0, row1, n);
+    return;
+  }
+  for (let r = row0; r < row1; ) {
+    const g = r - r % group, hi = min(row1, g + group);
+    rows(row_start(w, r, rb, bytes, group), bytes, block_stride(r, bytes, group, m), x, xrb, nb, y, ys, r, hi, n);
+    r = hi;
+  }
+}
+
+/** Where row `id` (rb bytes of blocks of `bytes`) starts, plain (group 0) or interleaved. */
+@inline export function row_start(w: usize, id: i32, rb: usize, bytes: usize, group: i32): usize {
+  if (group == 0) return w + <usize>id * rb;
+  const g = id - id % group;
+  return w + <usize>g * rb + <usize>(id - g) * bytes;
+}
+
+/** Bytes from one block of row `id` to its next: plain (group 0) or interleaved. */
+@inline export function block_stride(id: i32, bytes: usize, group: i32, m: i32): usize {
+  return group == 0 ? bytes : <usize>min(group, m - (id - id % group)) * bytes;
+}
+
+/**
+ * Interleaves the m rows at w (row_bytes each, blocks of block_bytes) in place, in groups of
+ * `group` rows: a group holds block 0 of its rows in row order, then block 1, and so on, so that
+ * a kernel walking a group's rows block by block reads one sequential stream (hardware
+ * prefetchers follow one long stream; several short ones each start cold). A last group of fewer
+ * rows is interleaved the same way. tmp: scratch for group·row_bytes.
+ */
+export function repack_rows(w: usize, tmp: usize, m: i32, row_bytes: i32, block_bytes: i32, group: i32): void {
+  const rb = <usize>row_bytes, bb = <usize>block_bytes, nb = row_bytes / block_bytes;
+  for (let g = 0; g < m; g += group) {
+    const rows = min(group, m - g), gw = w + <usize>g * rb;
+    memory.copy(tmp, gw, <usize>rows * rb);
+    let dst = gw;
+    for (let b = 0; b < nb; b++) {
+      for (let r = 0; r < rows; r++) {
+        copy_block(dst, tmp + <usize>r * rb + <usize>b * bb, bb);
+        dst += bb;
+      }
+    }
+  }
+}
+
+/** n bytes from src to dst (non-overlapping), n small. */
+@inline function copy_block(dst: usize, src: usize, n: usize): void {
+  let i: usize = 0;
+  for (; i + 16 <= n; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i + 2 <= n; i += 2) store<u16>(dst + i, load<u16>(src + i));
+  if (i < n) store<u8>(dst + i, load<u8>(src + i));
+}
