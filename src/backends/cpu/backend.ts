@@ -164,6 +164,13 @@ const INTERLEAVE_GROUP: ReadonlyMap<GGMLTypeId, number> = new Map([
   ...[GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.IQ4_XS].map((t) => [t, 4] as const),
 ]);
 
+/** Whether a tensor loads interleaved: a block-type matrix (expert stacks keep the file's layout). */
+function interleavable(t: GGUFTensorInfo): boolean {
+  return INTERLEAVE_GROUP.has(t.type) && t.shape.length <= 2 && !isVectorShape(t.shape);
+}
+
+const rowBytes = (t: GGUFTensorInfo) => rowByteSize(t.type, t.shape[0]!);
+
 /** Weight types with matmul and row-dequantize kernels. */
 const MATRIX_TYPES: readonly GGMLTypeId[] = [
   GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0,
@@ -253,8 +260,9 @@ export class CpuBackend implements Backend {
       const s = this.#weightSupport(t);
       if (!s.ok) throw new WasmChordError('UNSUPPORTED_TENSOR_TYPE', s.reason);
     }
-    // Tensors keep their file layout: each memory gets blocks covering its tensors, filled by
-    // sequential reads.
+    // Each memory gets blocks covering its tensors, filled by sequential reads; a tensor to
+    // interleave is interleaved as soon as it is read, while it is still in the caches (and
+    // while the next chunk is read).
     const blocks = this.#shards.flatMap((shard, i) => weightRuns(tensors.filter((t) => this.#layout.homesOf(t.name).includes(i))).map((run) => ({ shard, run })));
     const total = blocks.reduce((n, b) => n + b.run.end - b.run.start, 0);
     const infos = new Map(tensors.map((t) => [t.name, t]));
@@ -262,43 +270,56 @@ export class CpuBackend implements Backend {
     for (const { shard, run } of blocks) {
       const bytes = run.end - run.start;
       const base = shard.arena.alloc(bytes, `the weights (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
+      const tensors = run.tensors.map((t) => infos.get(t.name)!);
+      const interleaved = tensors.filter(interleavable);
+      const tmp = interleaved.length > 0 ? shard.arena.alloc(8 * Math.max(...interleaved.map(rowBytes)), 'interleaving the weights') : 0;
+      // The next chunk is read while this thread interleaves the last one; a read in flight is
+      // always awaited (even on failure) before its memory could be freed.
+      const read = (done: number) => {
+        const n = Math.min(LOAD_CHUNK, bytes - done);
+        const p = file.source.readInto(file.dataOffset + run.start + done, shard.arena.bytes(base + done, n), options.signal).then(() => n);
+        p.catch(() => {});
+        return p;
+      };
+      let pending: Promise<number> | undefined;
       try {
-        for (let done = 0; done < bytes; done += LOAD_CHUNK) {
+        let next = 0;
+        throwIfAborted(options.signal);
+        pending = read(0);
+        for (let done = 0; done < bytes; ) {
+          const n = await pending!;
+          pending = undefined;
           throwIfAborted(options.signal);
-          const n = Math.min(LOAD_CHUNK, bytes - done);
-          await file.source.readInto(file.dataOffset + run.start + done, shard.arena.bytes(base + done, n), options.signal);
+          if (done + n < bytes) pending = read(done + n);
+          for (; next < tensors.length && tensors[next]!.offset + tensors[next]!.byteLength <= run.start + done + n; next++) {
+            const t = tensors[next]!;
+            shard.weights.set(t.name, base + t.offset - run.start);
+            if (interleavable(t)) this.#interleave(shard, t, tmp);
+          }
+          done += n;
           loaded += n;
           options.onProgress?.({ loadedBytes: loaded, totalBytes: total });
         }
       } catch (err) {
+        await pending?.catch(() => {});
         shard.arena.free(base);
+        for (const t of tensors) shard.weights.delete(t.name);
         throw err;
+      } finally {
+        if (tmp) shard.arena.free(tmp);
       }
-      for (const t of run.tensors) shard.weights.set(t.name, base + t.offset - run.start);
-      this.#interleave(shard, run.tensors.map((t) => infos.get(t.name)!));
     }
   }
 
   /**
-   * Interleaves the rows of the block-type matrices among `tensors` in place, a group of rows at
-   * a time (repack_rows; INTERLEAVE_GROUP): decoding reads a group's rows together, and reads
-   * them from memory much faster as one stream than as one per row. Expert stacks keep the
-   * file's layout.
+   * Interleaves a block-type matrix in place, a group of rows at a time (repack_rows;
+   * INTERLEAVE_GROUP): decoding reads a group's rows together, and reads them from memory much
+   * faster as one stream than as one per row. tmp: scratch for eight rows.
    */
-  #interleave(shard: Shard, tensors: readonly GGUFTensorInfo[]): void {
-    const chosen = tensors.filter((t) => INTERLEAVE_GROUP.has(t.type) && t.shape.length <= 2 && !isVectorShape(t.shape));
-    if (chosen.length === 0) return;
-    const rowBytes = (t: GGUFTensorInfo) => rowByteSize(t.type, t.shape[0]!);
-    const tmp = shard.arena.alloc(8 * Math.max(...chosen.map(rowBytes)), 'repacking the weights');
-    try {
-      for (const t of chosen) {
-        const group = INTERLEAVE_GROUP.get(t.type)!;
-        shard.k.repack_rows(shard.weights.get(t.name)!, tmp, t.shape[1]!, rowBytes(t), typeInfo(t.type).typeSize, group);
-        this.#interleaved.set(t.name, group);
-      }
-    } finally {
-      shard.arena.free(tmp);
-    }
+  #interleave(shard: Shard, t: GGUFTensorInfo, tmp: number): void {
+    const group = INTERLEAVE_GROUP.get(t.type)!;
+    shard.k.repack_rows(shard.weights.get(t.name)!, tmp, t.shape[1]!, rowBytes(t), typeInfo(t.type).typeSize, group);
+    this.#interleaved.set(t.name, group);
   }
 
   /** Matrices stored interleaved (see #interleave), and their rows per group. */
