@@ -19,7 +19,7 @@
 // ggml (every element is one rounding of an exact product, plus the min where there is one).
 import {
   half_splat, halves4, halves4_unbiased, has_special, hsum4_i16x8, hsum4_i32x4, hsum_i32x4, i16_pair_sums, iq4_levels, levels, q5_high_hi,
-  q5_high_lo, rdot16_u, rebiased_splat, scale_specials, shr_u8, store16_mul, store16_mul_add, store_lanes,
+  q5_high_lo, rdot16_u, rebiased_splat, scale_specials, shr_u8, store16_mul, store16_mul_add, store_lanes, memory_last, touch_ahead,
 } from './common';
 import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
 import { half_to_f32 } from '../shared/half';
@@ -191,7 +191,9 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
   const xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
   const z = f32x4.splat(0);
   let sA = z, sB = z, specials = z;
+  const last = memory_last();
   for (let b = 0; b < nb; b++) {
+    touch_ahead(w0 + <usize>b * wbs, wbs, last);
     const xb = xt + <usize>b * xbytes;
     const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
     const corr = act_corr(kind, a0, a1);
