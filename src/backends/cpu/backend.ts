@@ -179,23 +179,27 @@ const MATRIX_TYPES: readonly GGMLTypeId[] = [
 
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
-  readonly description: string;
   readonly capabilities: BackendCapabilities;
   readonly #shards: readonly Shard[];
   readonly #layout: ShardLayout;
-  readonly #executor: PlanExecutor;
+  /** Settles once the workers have started or failed to (never rejects: see create). */
+  readonly #executor: Promise<PlanExecutor>;
+  readonly #kernelsName: string;
+  #threading = 'worker threads starting';
   readonly #splitWork: number;
   #plans = 0;
   /** Steps take turns: they share the scratch blocks. */
   #turn: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  private constructor(variant: KernelVariant, memories: MemoryLayout, shards: readonly Shard[], executor: PlanExecutor, threading: string, splitWork: number) {
-    const n = shards.length;
-    this.description = `wasm-simd128${variant === 'relaxed' ? '+relaxed' : ''}, ${threading}${n > 1 ? `, ${n} memories` : ''}`;
+  private constructor(variant: KernelVariant, memories: MemoryLayout, shards: readonly Shard[], executor: Promise<Executor>, splitWork: number) {
+    this.#kernelsName = `wasm-simd128${variant === 'relaxed' ? '+relaxed' : ''}`;
     this.#shards = shards;
     this.#layout = memories.layout;
-    this.#executor = executor;
+    this.#executor = executor.then(({ executor, threading }) => {
+      this.#threading = threading;
+      return executor;
+    });
     this.#splitWork = splitWork;
     const k = shards[0]!.k;
     const oneMemory = memories.limit - k.heap_base();
@@ -203,7 +207,7 @@ export class CpuBackend implements Backend {
       tensorTypes: new Set(MATRIX_TYPES.filter((t) => this.#kernel(`matmul_${typeName(t).toLowerCase()}`))),
       kvTypes: ['f32', 'f16'],
       maxBufferBytes: oneMemory,
-      memoryBytes: n * oneMemory,
+      memoryBytes: shards.length * oneMemory,
     };
   }
 
@@ -217,19 +221,24 @@ export class CpuBackend implements Backend {
       const layout = await checkDeviceMemory(await memoryLayout(module, options, threads));
       const memories = layout.sizes.map((bytes) => createMemory(bytes, true));
       const shards = await Promise.all(memories.map((m) => createShard(shared, m)));
-      try {
-        const pool = await WorkerPool.start(threads, shared, memories);
-        return new CpuBackend(variant, layout, shards, pool, `${threads} worker thread${threads === 1 ? '' : 's'}`, splitWork);
-      } catch (err) {
-        // Detect, never assume: workers that cannot start (a CSP, a broken install) leave the
-        // calling thread, on the same memories.
-        why = `worker threads failed to start: ${(err as Error).message}`;
-        return new CpuBackend(variant, layout, shards, new InThreadExecutor(shards), inThread(why), splitWork);
-      }
+      // The workers start (a thread and a module instance each: ~0.1 s) while the weights load;
+      // loadWeights awaits them last. Detect, never assume: workers that cannot start (a CSP, a
+      // broken install) leave the calling thread, on the same memories.
+      const executor = WorkerPool.start(threads, shared, memories).then(
+        (pool): Executor => ({ executor: pool, threading: `${threads} worker thread${threads === 1 ? '' : 's'}` }),
+        (err: Error): Executor => ({ executor: new InThreadExecutor(shards), threading: inThread(`worker threads failed to start: ${err.message}`) }),
+      );
+      return new CpuBackend(variant, layout, shards, executor, splitWork);
     }
     const layout = await checkDeviceMemory(await memoryLayout(module, options, 1));
     const shards = await Promise.all(layout.sizes.map((bytes) => createShard(module, createMemory(bytes, false))));
-    return new CpuBackend(variant, layout, shards, new InThreadExecutor(shards), inThread(why), splitWork);
+    return new CpuBackend(variant, layout, shards, Promise.resolve({ executor: new InThreadExecutor(shards), threading: inThread(why) }), splitWork);
+  }
+
+  /** The kernel build and where plans run ("worker threads starting" until loadWeights returns). */
+  get description(): string {
+    const n = this.#shards.length;
+    return `${this.#kernelsName}, ${this.#threading}${n > 1 ? `, ${n} memories` : ''}`;
   }
 
   #kernel(fn: string): ((...args: number[]) => number) | undefined {
@@ -309,6 +318,7 @@ export class CpuBackend implements Backend {
         if (tmp) shard.arena.free(tmp);
       }
     }
+    await this.#executor;
   }
 
   /**
@@ -418,6 +428,7 @@ export class CpuBackend implements Backend {
       throw new WasmChordError('CONTEXT_FULL', `the model's position table has ${maxPositions} positions`);
     }
     const step = this.#turn.then(async () => {
+      const executor = await this.#executor;
       // Values computed in one segment and read in a later one, copied out as each segment ends.
       const crossing = new Map<number, Uint8Array>();
       let output: Float32Array | undefined;
@@ -428,7 +439,7 @@ export class CpuBackend implements Backend {
         // Attention scratch is sized for the whole context, so that no position re-sizes it; each
         // lane (thread) has its own.
         const perLane = plan.maxHeadDim > 0 ? shard.k.attention_scratch_bytes(ctx, plan.maxHeadDim) : 0;
-        const attention = perLane > 0 ? reserve(shard, 'attentionScratch', perLane * this.#executor.threads, 'attention scratch') : 0;
+        const attention = perLane > 0 ? reserve(shard, 'attentionScratch', perLane * executor.threads, 'attention scratch') : 0;
         const base = reserve(shard, 'scratch', plan.scratchBytes, 'activations');
         arena.i32(base + plan.tokensOffset, tokens.length).set(tokens);
         const positions = arena.i32(base + plan.positionsOffset, tokens.length);
@@ -448,14 +459,14 @@ export class CpuBackend implements Backend {
           values: kv.values,
           splitWork: this.#splitWork,
         };
-        if (!options.inspect) await this.#executor.run(params, plan);
+        if (!options.inspect) await executor.run(params, plan);
         else {
           // Debugging: the plan runs in pieces, each ending with a node's output, read in between.
           let begin = 0;
           for (let i = 0; i < plan.steps.length; i++) {
             const done = plan.steps[i]!.completes;
             if (!done) continue;
-            await this.#executor.run({ ...params, begin, end: i + 1 }, plan);
+            await executor.run({ ...params, begin, end: i + 1 }, plan);
             begin = i + 1;
             const node = graph.nodes.find((n) => n.id === done.node)!;
             options.inspect(node, arena.f32(base + done.offset, node.rows * node.cols).slice());
@@ -581,7 +592,7 @@ export class CpuBackend implements Backend {
 
   async dispose(): Promise<void> {
     this.#disposed = true;
-    await this.#executor.dispose();
+    await (await this.#executor).dispose();
   }
 }
 
@@ -606,6 +617,12 @@ function geluTableOf(shard: Shard): number {
     shard.k.gelu_ggml_table_init(shard.geluTable);
   }
   return shard.geluTable;
+}
+
+/** Where plans run, and how the description says it. */
+interface Executor {
+  executor: PlanExecutor;
+  threading: string;
 }
 
 function inThread(why: string): string {
