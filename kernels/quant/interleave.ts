@@ -18,13 +18,29 @@ export type RowKernel = (w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize,
 ): void {
   const rb = <usize>nb * bytes, ys = <usize>m << 2;
   if (group == 0) {
-    rows(w + <usize>row0 * rb, rb, bytes, x, xrb, nb, y, ys, row0, row1, n);
+    tiled_rows(rows, w + <usize>row0 * rb, rb, bytes, x, xrb, nb, y, ys, row0, row1, n);
     return;
   }
   for (let r = row0; r < row1; ) {
     const g = r - r % group, hi = min(row1, g + group);
-    rows(row_start(w, r, rb, bytes, group), bytes, block_stride(r, bytes, group, m), x, xrb, nb, y, ys, r, hi, n);
+    tiled_rows(rows, row_start(w, r, rb, bytes, group), bytes, block_stride(r, bytes, group, m), x, xrb, nb, y, ys, r, hi, n);
     r = hi;
+  }
+}
+
+/** Tokens per pass of a row kernel (see tiled_rows). */
+const TOKEN_TILE = 128;
+
+/**
+ * A row kernel over n tokens, TOKEN_TILE at a time. A prefill kernel walks the weight blocks and,
+ * for each, every token (y and the activations: a row per token, kilobytes apart). Over 512
+ * tokens a 5632x2048 Q4_0 matmul fell from 88 GFLOP/s (64 tokens) to 55, 128 at a time it keeps
+ * its speed (whether the caches or the TLB gave out was not measured). Each output element still
+ * sums its blocks in the same order.
+ */
+@inline function tiled_rows(rows: RowKernel, w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
+  for (let t = 0; t < n; t += TOKEN_TILE) {
+    rows(w, wrb, wbs, x + <usize>t * xrb, xrb, nb, y + <usize>t * ys, ys, row0, row1, min(TOKEN_TILE, n - t));
   }
 }
 

@@ -495,6 +495,28 @@ test('interleaved weights (repack_rows) give the plain kernels\' bits: any rows,
   }
 });
 
+test('prefill over more tokens than a pass takes (128) gives each token its own bits, plain and interleaved', async () => {
+  const rand = rng(4242);
+  const n = 2 * 128 + 3, m = 9;
+  for (const type of Object.keys(GROUPS)) {
+    const info = typeByName(type);
+    const k = info.blockSize === 256 ? 256 : 64, il = `${type}_x${GROUPS[type]}`;
+    const act = vecDotType(info.id);
+    const xrb = rowByteSize(act, k);
+    const w = randomWeights(rand, type, m, k);
+    const x = quantize(act, randomRows(rand, n, k));
+    for (const v of KERNEL_VARIANTS) {
+      const h = await harness(v);
+      const packed = repack(h, type, w, m, k);
+      const single = new Float32Array(n * m);
+      for (let t = 0; t < n; t++) single.set(runMatmul(h, type, w, x.subarray(t * xrb, (t + 1) * xrb), k, m, 1), t * m);
+      const want = new Uint32Array(single.buffer);
+      assert.deepEqual(new Uint32Array(runMatmul(h, type, w, x, k, m, n).buffer), want, `${v} ${type} ${n} tokens`);
+      assert.deepEqual(new Uint32Array(runMatmul(h, il, packed, x, k, m, n, [[0, 8], [8, m]]).buffer), want, `${v} ${il} ${n} tokens`);
+    }
+  }
+});
+
 test('legacy matmuls give ggml\'s inf/NaN where a weight scale is inf or NaN (decode takes its exact path)', async () => {
   const rand = rng(77);
   const k = 96, m = 16;
