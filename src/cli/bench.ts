@@ -39,6 +39,8 @@ const USAGE = `usage: wasm-chord bench -m MODEL [options]
 
 /** Prompt tokens before the timed steps of the tg test. */
 export const TG_PROMPT = 4;
+/** Single-token steps of the warm-up, after its TG_PROMPT-token prompt. */
+const WARMUP_STEPS = 2;
 const SEED = 42;
 
 export interface BenchSettings {
@@ -74,7 +76,7 @@ export interface BenchTarget {
 
 /** The context both tests fit in (and the KV cache a run allocates). */
 export function benchContextSize(s: BenchSettings): number {
-  return Math.max(s.nPrompt, TG_PROMPT + s.nGen);
+  return Math.max(s.nPrompt, TG_PROMPT + Math.max(s.nGen, WARMUP_STEPS));
 }
 
 /** `count` token ids in [0, vocabSize), the same for the same seed (xorshift32). */
@@ -105,7 +107,7 @@ export async function runBenchTests(target: BenchTarget, s: BenchSettings, vocab
   // that compiles code and allocates buffers.
   await target.reset();
   await target.prompt(tgPrompt);
-  await target.decode(2);
+  await target.decode(WARMUP_STEPS);
 
   const records: BenchRecord[] = [];
   const record = (test: string, tps: number[], ttft: number[]) => {

@@ -35,6 +35,14 @@ test('the human table names the model, the tests and tokens per second', async (
   assert.match(r.stdout, /^load \d+ ms; time to first token: pp8 [\d.]+ ms; peak RSS [\d.]+ MiB$/m);
 });
 
+test('tests shorter than the warm-up (-n 1, -p 2) still fit the context', async () => {
+  for (const [p, n, want] of [['0', '1', ['tg1']], ['2', '0', ['pp2']]] as const) {
+    const r = await runCli(['bench', '-m', MODEL, '-p', p, '-n', n, '-r', '1', '-t', '1', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { test: string }[]).map((x) => x.test), want);
+  }
+});
+
 test('bad usage exits with 2 and one line', async () => {
   for (const args of [['bench'], ['bench', '-m', MODEL, '-p', 'x'], ['bench', '-m', MODEL, '-p', '0', '-n', '0'], ['bench', '-m', MODEL, '-r', '0'], ['bench', '-m', MODEL, '-t', '0']]) {
     const r = await runCli(args);
