@@ -279,9 +279,9 @@ export class CpuBackend implements Backend {
     for (const { shard, run } of blocks) {
       const bytes = run.end - run.start;
       const base = shard.arena.alloc(bytes, `the weights (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
-      const tensors = run.tensors.map((t) => infos.get(t.name)!);
-      const interleaved = tensors.filter(interleavable);
-      const tmp = interleaved.length > 0 ? shard.arena.alloc(8 * Math.max(...interleaved.map(rowBytes)), 'interleaving the weights') : 0;
+      const inRun = run.tensors.map((t) => infos.get(t.name)!);
+      const interleaved = inRun.filter(interleavable);
+      const tmp = interleaved.length > 0 ? shard.arena.alloc(Math.max(...interleaved.map((t) => INTERLEAVE_GROUP.get(t.type)! * rowBytes(t))), 'interleaving the weights') : 0;
       // The next chunk is read while this thread interleaves the last one; a read in flight is
       // always awaited (even on failure) before its memory could be freed.
       const read = (done: number) => {
@@ -300,8 +300,8 @@ export class CpuBackend implements Backend {
           pending = undefined;
           throwIfAborted(options.signal);
           if (done + n < bytes) pending = read(done + n);
-          for (; next < tensors.length && tensors[next]!.offset + tensors[next]!.byteLength <= run.start + done + n; next++) {
-            const t = tensors[next]!;
+          for (; next < inRun.length && inRun[next]!.offset + inRun[next]!.byteLength <= run.start + done + n; next++) {
+            const t = inRun[next]!;
             shard.weights.set(t.name, base + t.offset - run.start);
             if (interleavable(t)) this.#interleave(shard, t, tmp);
           }
@@ -312,7 +312,7 @@ export class CpuBackend implements Backend {
       } catch (err) {
         await pending?.catch(() => {});
         shard.arena.free(base);
-        for (const t of tensors) shard.weights.delete(t.name);
+        for (const t of inRun) shard.weights.delete(t.name);
         throw err;
       } finally {
         if (tmp) shard.arena.free(tmp);
@@ -324,7 +324,7 @@ export class CpuBackend implements Backend {
   /**
    * Interleaves a block-type matrix in place, a group of rows at a time (repack_rows;
    * INTERLEAVE_GROUP): decoding reads a group's rows together, and reads them from memory much
-   * faster as one stream than as one per row. tmp: scratch for eight rows.
+   * faster as one stream than as one per row. tmp: scratch for one group of rows.
    */
   #interleave(shard: Shard, t: GGUFTensorInfo, tmp: number): void {
     const group = INTERLEAVE_GROUP.get(t.type)!;
