@@ -187,7 +187,7 @@ import { halfx4_s_to_f32x4 } from '../shared/half';
 }
 
 /** Bytes ahead of the decode stream that touch_ahead reads. */
-export const TOUCH_DISTANCE: usize = 4096;
+const TOUCH_DISTANCE: usize = 4096;
 
 /** The last byte of this memory: touch_ahead's bound (the memory never grows while kernels run). */
 @inline export function memory_last(): usize {

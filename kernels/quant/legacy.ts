@@ -18,8 +18,8 @@
 // dequantize_rows_<type>(w, ids, n_ids, k, out): out[i] = to_float(W[ids[i]]), bit-exact with
 // ggml (every element is one rounding of an exact product, plus the min where there is one).
 import {
-  half_splat, halves4, halves4_unbiased, has_special, hsum4_i16x8, hsum4_i32x4, hsum_i32x4, i16_pair_sums, iq4_levels, levels, q5_high_hi,
-  q5_high_lo, rdot16_u, rebiased_splat, scale_specials, shr_u8, store16_mul, store16_mul_add, store_lanes, memory_last, touch_ahead,
+  half_splat, halves4, halves4_unbiased, has_special, hsum4_i16x8, hsum4_i32x4, hsum_i32x4, i16_pair_sums, iq4_levels, levels, memory_last,
+  q5_high_hi, q5_high_lo, rdot16_u, rebiased_splat, scale_specials, shr_u8, store16_mul, store16_mul_add, store_lanes, touch_ahead,
 } from './common';
 import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
 import { half_to_f32 } from '../shared/half';

@@ -192,7 +192,7 @@ export class CpuBackend implements Backend {
   #turn: Promise<unknown> = Promise.resolve();
   #disposed = false;
 
-  private constructor(variant: KernelVariant, memories: MemoryLayout, shards: readonly Shard[], executor: Promise<Executor>, splitWork: number) {
+  private constructor(variant: KernelVariant, memories: MemoryLayout, shards: readonly Shard[], executor: Promise<ChosenExecutor>, splitWork: number) {
     this.#kernelsName = `wasm-simd128${variant === 'relaxed' ? '+relaxed' : ''}`;
     this.#shards = shards;
     this.#layout = memories.layout;
@@ -215,7 +215,7 @@ export class CpuBackend implements Backend {
     const threads = await threadCount(options.threads);
     const splitWork = options.splitWork === undefined ? SPLIT_WORK : checkNumber('splitWork', options.splitWork, { min: 0 });
     const { variant, module } = await selectKernels(options.kernels);
-    let why = threadsUnavailable();
+    const why = threadsUnavailable();
     if (why === undefined) {
       const shared = await sharedKernels(variant);
       const layout = await checkDeviceMemory(await memoryLayout(module, options, threads));
@@ -225,8 +225,8 @@ export class CpuBackend implements Backend {
       // loadWeights awaits them last. Detect, never assume: workers that cannot start (a CSP, a
       // broken install) leave the calling thread, on the same memories.
       const executor = WorkerPool.start(threads, shared, memories).then(
-        (pool): Executor => ({ executor: pool, threading: `${threads} worker thread${threads === 1 ? '' : 's'}` }),
-        (err: Error): Executor => ({ executor: new InThreadExecutor(shards), threading: inThread(`worker threads failed to start: ${err.message}`) }),
+        (pool): ChosenExecutor => ({ executor: pool, threading: `${threads} worker thread${threads === 1 ? '' : 's'}` }),
+        (err: Error): ChosenExecutor => ({ executor: new InThreadExecutor(shards), threading: inThread(`worker threads failed to start: ${err.message}`) }),
       );
       return new CpuBackend(variant, layout, shards, executor, splitWork);
     }
@@ -620,7 +620,7 @@ function geluTableOf(shard: Shard): number {
 }
 
 /** Where plans run, and how the description says it. */
-interface Executor {
+interface ChosenExecutor {
   executor: PlanExecutor;
   threading: string;
 }
