@@ -3,10 +3,12 @@
  * shapes (bench/synthetic-model.ts), the two run alternately in one run:
  *
  *   npm install --prefix bench/peer     # once: the native peer
+ *   npm run build                       # wasm-chord as users run it (dist/), after every change
  *   node --import tsx bench/compare.bench.ts [--shape tinyllama] [--types q4_0,q8_0,q4_K_M,f16]
  *        [--threads 1,2] [-p 512] [-n 128] [-r 3]
  *
- * Every measurement is one child process: `wasm-chord bench -r 1 --json` for wasm-chord and
+ * Every measurement is one child process: the built `wasm-chord bench -r 1 --json --backend cpu`
+ * (not through tsx, whose compiler would count in its memory and load time) for wasm-chord and
  * bench/native-bench.ts (the same tests, token ids and context through node-llama-cpp) for
  * llama.cpp, so that each side's load time and peak resident memory are its own. For each model
  * and thread count, r rounds alternate the two sides (which goes first alternates too), and time
@@ -15,7 +17,7 @@
  * file's read time and size plus the KV cache.
  */
 import { lastErrorLine, runNodeChild } from './child-process.js';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +25,14 @@ import { parseArgs } from 'node:util';
 import { benchContextSize, meanSd, type BenchRecord, type BenchSettings } from '../src/cli/bench.js';
 import { kvCacheBytes, SHAPES, syntheticModel, syntheticModelPath } from './synthetic-model.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const SRC = fileURLToPath(new URL('../src', import.meta.url));
+
+/** The newest modification time of the files under `dir`. */
+function newestMtime(dir: string): number {
+  return Math.max(0, ...readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => statSync(`${e.parentPath}/${e.name}`).mtimeMs));
+}
+if (!existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(SRC)) throw new Error('dist/ is missing or older than src/: run `npm run build` first');
 const NATIVE = fileURLToPath(new URL('./native-bench.ts', import.meta.url));
 
 const { values: v } = parseArgs({
@@ -48,8 +57,8 @@ type Side = 'ours' | 'native';
 type Outcome = BenchRecord[] | { error: string };
 
 function measure(side: Side, path: string, threads: number): Promise<Outcome> {
-  const script = side === 'ours' ? [CLI, 'bench'] : [NATIVE];
-  const args = ['--import', 'tsx', ...script, '-m', path, '-p', `${base.nPrompt}`, '-n', `${base.nGen}`, '-t', `${threads}`, '-r', '1', '--json'];
+  const script = side === 'ours' ? [CLI, 'bench'] : ['--import', 'tsx', NATIVE];
+  const args = [...script, '-m', path, '-p', `${base.nPrompt}`, '-n', `${base.nGen}`, '-t', `${threads}`, '-r', '1', '--json', '--backend', 'cpu'];
   return runNodeChild(args).then((run) =>
     run.code === 0 ? (JSON.parse(run.stdout) as BenchRecord[]) : { error: lastErrorLine(run).replace(/^wasm-chord: /, '') },
   );

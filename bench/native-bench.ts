@@ -22,7 +22,7 @@ import { nativeLlama } from './peer.js';
 
 const args = parseBenchArgs(process.argv.slice(2));
 if (args === 'help') {
-  process.stdout.write('usage: node --import tsx bench/native-bench.ts -m MODEL [-p N] [-n N] [-t N] [-r N] [--json]\n');
+  process.stdout.write('usage: node --import tsx bench/native-bench.ts -m MODEL [-p N] [-n N] [-t N] [-b N] [-r N] [--json]\n');
   process.exit(0);
 }
 const { model: path, settings, json } = args;
@@ -35,7 +35,7 @@ if (!summary.vocabSize) throw new Error(`${path} has no token_embd.weight to tak
 const progress = loadProgress(path, { announce: true });
 const t0 = performance.now();
 const model = await llama.loadModel({ modelPath: path });
-const context = await model.createContext({ contextSize: benchContextSize(settings), batchSize: 512, threads: settings.threads });
+const context = await model.createContext({ contextSize: benchContextSize(settings), batchSize: settings.batchSize ?? 512, threads: settings.threads });
 const loadMs = performance.now() - t0;
 progress.done(loadMs);
 process.stderr.write(`llama.cpp context: flash attention ${context.flashAttention ? 'on' : 'off'}, ${settings.threads} thread(s)\n`);

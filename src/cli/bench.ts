@@ -31,6 +31,7 @@ const USAGE = `usage: wasm-chord bench -m MODEL [options]
   -p, --n-prompt N        prompt tokens of the pp test (default 512; 0 = no pp test)
   -n, --n-gen N           generated tokens of the tg test (default 128; 0 = no tg test)
   -t, --threads N         CPU threads (default: the cores available)
+  -b, --batch-size N      most prompt tokens per step (default: the backend's, 128 on the CPU)
       --backend B         auto (WebGPU on a hardware adapter, else CPU), cpu, webgpu or
                           reference (default: $WASM_CHORD_BACKEND, else auto)
   -r, --repetitions N     runs of each test (default 5)
@@ -49,6 +50,8 @@ export interface BenchSettings {
   /** Timed single-token steps of the tg test (0: none). */
   nGen: number;
   threads: number;
+  /** Most prompt tokens per step (undefined: the engine's default). */
+  batchSize?: number;
   repetitions: number;
   backend: string;
 }
@@ -208,6 +211,7 @@ export function parseBenchArgs(argv: string[]): { model: string; settings: Bench
       'n-prompt': { type: 'string', short: 'p' },
       'n-gen': { type: 'string', short: 'n' },
       threads: { type: 'string', short: 't' },
+      'batch-size': { type: 'string', short: 'b' },
       repetitions: { type: 'string', short: 'r' },
       backend: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -220,6 +224,7 @@ export function parseBenchArgs(argv: string[]): { model: string; settings: Bench
     nPrompt: intOption('n-prompt', v['n-prompt'], 512, 0),
     nGen: intOption('n-gen', v['n-gen'], 128, 0),
     threads: intOption('threads', v.threads, availableParallelism(), 1),
+    ...(v['batch-size'] === undefined ? {} : { batchSize: intOption('batch-size', v['batch-size'], 0, 1) }),
     repetitions: intOption('repetitions', v.repetitions, 5, 1),
     backend: v.backend ?? envVar('WASM_CHORD_BACKEND') ?? 'auto',
   };
@@ -239,7 +244,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   try {
     const progress = loadProgress(location, { announce: true });
     const t0 = performance.now();
-    const model = await runtime.loadModel(location, { contextSize: benchContextSize(settings), onProgress: progress.onProgress });
+    const model = await runtime.loadModel(location, { contextSize: benchContextSize(settings), batchSize: settings.batchSize, onProgress: progress.onProgress });
     const loadMs = performance.now() - t0;
     progress.done(loadMs);
     let logits: Float32Array = new Float32Array(0);

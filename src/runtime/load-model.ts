@@ -4,12 +4,12 @@ import type { ByteSourceInput } from '../gguf/open-source.js';
 import { defineModel, type ModelDefinition } from '../model/model.js';
 import { GraphCache, Session } from '../engine/session.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { checkFunction, checkKnownKeys, checkSignal, optionalNumber } from '../validate.js';
+import { checkFunction, checkKnownKeys, checkNumber, checkSignal, optionalNumber } from '../validate.js';
 import { validateModel } from '../model/validate-model.js';
 import { isWasmChordError, WasmChordError } from '../errors.js';
 import { LocalModel } from './model.js';
 import type { Model } from './api.js';
-import type { BackendChoice, RefusedBackend, SessionPlan } from './backend-registry.js';
+import { batchSizeFor, type BackendChoice, type RefusedBackend, type SessionPlan } from './backend-registry.js';
 import { openModelFile, sourceOptions, type DownloadProgress } from './model-cache.js';
 
 /**
@@ -25,7 +25,7 @@ export interface LoadModelOptions {
   contextSize?: number;
   /** KV cache element type. Default 'f16' (half the memory; llama.cpp's default too). */
   kvType?: KVCacheType;
-  /** Most prompt tokens evaluated in one step. Default 512. */
+  /** Most prompt tokens evaluated in one step. Default: the backend's (128 on the CPU, 512 on WebGPU). */
   batchSize?: number;
   /** Extra HTTP headers for URL sources (not forwarded across a redirect to another origin). */
   headers?: Record<string, string>;
@@ -82,13 +82,16 @@ export interface BackendOwner {
  */
 export type BackendPicker = (definition: ModelDefinition, session: SessionPlan, refused?: RefusedBackend) => Promise<BackendChoice>;
 
-/** The KV type and batch size of a model's default session, checked (before anything is opened). */
-export function sessionOptions(options: Pick<LoadModelOptions, 'kvType' | 'batchSize'>): { kvType: KVCacheType; batchSize: number } {
+/**
+ * The KV type and batch size of a model's default session, checked (before anything is opened);
+ * an unset batch size is left to the backend (batchSizeFor).
+ */
+export function sessionOptions(options: Pick<LoadModelOptions, 'kvType' | 'batchSize'>): { kvType: KVCacheType; batchSize: number | undefined } {
   const kvType = options.kvType ?? 'f16';
   if (kvType !== 'f16' && kvType !== 'f32') {
     throw new WasmChordError('INVALID_ARGUMENT', `option kvType must be "f16" or "f32" (got ${String(kvType)})`);
   }
-  return { kvType, batchSize: optionalNumber('batchSize', options.batchSize, 512, { min: 1, max: 8192, integer: true }) };
+  return { kvType, batchSize: options.batchSize === undefined ? undefined : checkNumber('batchSize', options.batchSize, { min: 1, max: 8192, integer: true }) };
 }
 
 /** The context size: the option, or the training context (at most 4096); never past a learned position table (gpt2). */
@@ -129,7 +132,7 @@ export async function loadModel(
         owner.adopt(backend);
         await backend.loadWeights(file, definition.tensors, { signal: options.signal, onProgress: options.onProgress });
       }
-      const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize });
+      const session = new Session(backend, definition, new GraphCache(backend, definition), { contextSize, kvType, batchSize: batchSizeFor(backend.kind, batchSize) });
       const model = new LocalModel({
         metadata: file.metadata,
         definition,

@@ -14,7 +14,7 @@ import { isWasmChordError, WasmChordError } from '../errors.js';
 import { defineModel, type ModelDefinition } from '../model/model.js';
 import { host } from '../platform/host.js';
 import { checkKnownKeys } from '../validate.js';
-import { cpuMemoryPlan, type SessionPlan } from './backend-registry.js';
+import { batchSizeFor, cpuMemoryPlan, type SessionPlan } from './backend-registry.js';
 import { contextSizeFor, sessionOptions, type LoadModelOptions, type ModelSource } from './load-model.js';
 import { openModelFile, sourceOptions } from './model-cache.js';
 import { parseModelRef } from './model-id.js';
@@ -86,7 +86,7 @@ export async function planModel(input: ModelSource, options: PlanOptions = {}): 
   } finally {
     await file.source.close();
   }
-  const session = { contextSize: contextSizeFor(definition, options.contextSize), kvType, batchSize };
+  const session = { contextSize: contextSizeFor(definition, options.contextSize), kvType, batchSize: batchSizeFor(backend, batchSize) };
   const planner = backend === 'cpu' ? await cpuPlanner(options) : await webgpuPlanner();
   const plan = await planner(definition, session);
   if (plan.fits) return plan;
@@ -106,10 +106,13 @@ export function checkPlan(plan: MemoryPlan): void {
   throw new WasmChordError('OUT_OF_MEMORY', `the model does not fit on the ${plan.backend} backend here: ${plan.reason}${hint}`);
 }
 
-type Planner = (definition: ModelDefinition, session: SessionPlan) => Promise<MemoryPlan>;
+/** A session whose batch size is settled (the backend being known). */
+type PlannedSession = Required<SessionPlan>;
+
+type Planner = (definition: ModelDefinition, session: PlannedSession) => Promise<MemoryPlan>;
 
 /** The largest context that fits (f16 KV when f32 was asked), in steps of 256 above 256. */
-async function suggest(definition: ModelDefinition, session: SessionPlan, planner: Planner): Promise<MemoryPlan['suggestion']> {
+async function suggest(definition: ModelDefinition, session: PlannedSession, planner: Planner): Promise<MemoryPlan['suggestion']> {
   const kvType: KVCacheType = 'f16';
   const at = (contextSize: number) => planner(definition, { ...session, contextSize, kvType });
   if (session.kvType === 'f32') {

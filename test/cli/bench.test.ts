@@ -27,7 +27,7 @@ for (const threads of [1, 2]) {
 }
 
 test('the human table names the model, the tests and tokens per second', async () => {
-  const r = await runCli(['bench', '-m', MODEL, '-p', '8', '-n', '0', '-r', '1', '-t', '1']);
+  const r = await runCli(['bench', '-m', MODEL, '-p', '8', '-n', '0', '-r', '1', '-t', '1', '-b', '4']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\| model +\| size +\| params +\| backend +\| threads +\| +test +\| +t\/s +\|$/m);
   assert.match(r.stdout, /^\| llama \S+ F32 .*\| +1 \| +pp8 \| +[\d.]+ ± [\d.]+ \|$/m);
@@ -44,7 +44,7 @@ test('tests shorter than the warm-up (-n 1, -p 2) still fit the context', async 
 });
 
 test('bad usage exits with 2 and one line', async () => {
-  for (const args of [['bench'], ['bench', '-m', MODEL, '-p', 'x'], ['bench', '-m', MODEL, '-p', '0', '-n', '0'], ['bench', '-m', MODEL, '-r', '0'], ['bench', '-m', MODEL, '-t', '0']]) {
+  for (const args of [['bench'], ['bench', '-m', MODEL, '-p', 'x'], ['bench', '-m', MODEL, '-p', '0', '-n', '0'], ['bench', '-m', MODEL, '-r', '0'], ['bench', '-m', MODEL, '-t', '0'], ['bench', '-m', MODEL, '-b', '0']]) {
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^wasm-chord: /);

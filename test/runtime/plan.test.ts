@@ -68,6 +68,33 @@ test('the plan of every reference model is the Wasm memory the CPU backend alloc
   }
 });
 
+test("unset, the batch size is the backend's: 128 prompt tokens per step on the CPU, 512 on WebGPU", async () => {
+  const path = join(SHARED, 'models', 'llama-2-tiny-random.gguf');
+  const cpu = await WasmChord.plan(path, { contextSize: 1024, threads: 2 });
+  assert.equal(cpu.batchSize, 128);
+  assert.equal(cpu.scratchBytes, (await WasmChord.plan(path, { contextSize: 1024, batchSize: 128, threads: 2 })).scratchBytes);
+  assert.ok(cpu.scratchBytes < (await WasmChord.plan(path, { contextSize: 1024, batchSize: 512, threads: 2 })).scratchBytes);
+  assert.equal((await WasmChord.plan(path, { contextSize: 1024, backend: 'webgpu' })).batchSize, 512);
+  // The loaded backend is sized for it, and a 300-token prompt goes in three steps within it.
+  let backend: CpuBackend | undefined;
+  const model = await loadModel(
+    async (definition, session, refused) => {
+      const choice = await chooseBackend({ backend: 'cpu', threads: 2 }, definition, session, refused);
+      backend = choice.backend as CpuBackend;
+      return choice;
+    },
+    path,
+    { contextSize: 1024 },
+    { adopt() {}, release() {} },
+  );
+  try {
+    await model.evaluate(Array.from({ length: 300 }, (_, i) => 3 + (i % 50)));
+    assert.equal(backend!.memoryBytes, Math.ceil(cpu.totalBytes / PAGE) * PAGE);
+  } finally {
+    await model.dispose();
+  }
+});
+
 /** A fresh process: the plan, the memory after load + steps, and the growth of the resident set. */
 function measure(model: string, contextSize: number): { total: number; memory: number; rssGrowth: number } {
   const child = fileURLToPath(new URL('./plan-child.ts', import.meta.url));
