@@ -7,6 +7,7 @@
 // and row splits.
 
 import { halfx4_s_to_f32x4 } from '../shared/half';
+import { f16_bits_mask, f16_exponent, f16_rebias, nibble_mask } from '../shared/lanes';
 
 /**
  * [Σv0, Σv1, Σv2, Σv3]: the lane sums of four i32x4 in one vector (exact integer adds, so the
@@ -40,12 +41,12 @@ import { halfx4_s_to_f32x4 } from '../shared/half';
   v = v128.load16_lane(p1 + off, v, 1);
   v = v128.load16_lane(p2 + off, v, 2);
   v = v128.load16_lane(p3 + off, v, 3);
-  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), i32x4.splat(0x8fffffff));
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), f16_bits_mask());
 }
 
 /** Running lane maximum of the f16 exponent fields of halves4_unbiased results. */
 @inline export function scale_specials(acc: v128, unbiased: v128): v128 {
-  return i32x4.max_u(acc, v128.and(unbiased, i32x4.splat(0x0f800000)));
+  return i32x4.max_u(acc, v128.and(unbiased, f16_exponent()));
 }
 
 /** Whether a scale_specials accumulator saw an f16 inf or NaN (exponent field all ones). */
@@ -55,7 +56,7 @@ import { halfx4_s_to_f32x4 } from '../shared/half';
 
 /** The f16 at p as f32 times 2^112 in every lane: exact (even 65504 stays below f32's maximum). */
 @inline export function rebiased_splat(p: usize): v128 {
-  return f32x4.mul(half_splat(p), f32x4.splat(reinterpret<f32>(0x77800000)));
+  return f32x4.mul(half_splat(p), f16_rebias());
 }
 
 /** The f16 at p as f32 in every lane (see halfx4_s_to_f32x4). */
@@ -81,7 +82,7 @@ import { halfx4_s_to_f32x4 } from '../shared/half';
  * byte land above the mask).
  */
 @inline export function shr_u8(v: v128, n: i32): v128 {
-  return v128.and(i16x8.shr_u(v, n), i8x16.splat(<i8>(0xff >> n)));
+  return v128.and(i16x8.shr_u(v, n), n == 4 ? nibble_mask() : i8x16.splat(<i8>(0xff >> n)));
 }
 
 /**

@@ -23,6 +23,7 @@ import {
 } from './common';
 import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
 import { half_to_f32 } from '../shared/half';
+import { nibble_mask, offset_i8, ones_i16 } from '../shared/lanes';
 
 const Q8_0_BYTES: usize = 34;
 const Q8_1_BYTES: usize = 36;
@@ -41,10 +42,10 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /** Bytes 0-15 of a Q4_x / Q5_x block as unsigned quants (elements 0-15), before any offset. */
 @inline function unsigned_lo(kind: i32, wb: usize): v128 {
-  if (kind == Q4_0) return v128.and(v128.load(wb, 2), i8x16.splat(15));
-  if (kind == Q4_1) return v128.and(v128.load(wb, 4), i8x16.splat(15));
-  if (kind == Q5_0) return v128.or(v128.and(v128.load(wb, 6), i8x16.splat(15)), q5_high_lo(load<u32>(wb, 2)));
-  return v128.or(v128.and(v128.load(wb, 8), i8x16.splat(15)), q5_high_lo(load<u32>(wb, 4)));
+  if (kind == Q4_0) return v128.and(v128.load(wb, 2), nibble_mask());
+  if (kind == Q4_1) return v128.and(v128.load(wb, 4), nibble_mask());
+  if (kind == Q5_0) return v128.or(v128.and(v128.load(wb, 6), nibble_mask()), q5_high_lo(load<u32>(wb, 2)));
+  return v128.or(v128.and(v128.load(wb, 8), nibble_mask()), q5_high_lo(load<u32>(wb, 4)));
 }
 
 /** Elements 16-31 of a Q4_x / Q5_x block as unsigned quants. */
@@ -62,7 +63,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /** Signed values of an IQ4_NL (levels) or Q8_0 block: elements 0-15 and 16-31 as i8x16. */
 @inline function signed_lo(kind: i32, wb: usize): v128 {
-  if (kind == IQ4_NL) return levels(v128.and(v128.load(wb, 2), i8x16.splat(15)));
+  if (kind == IQ4_NL) return levels(v128.and(v128.load(wb, 2), nibble_mask()));
   return v128.load(wb, 2);
 }
 
@@ -102,7 +103,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
     const s = i16x8.add(rdot16_u(a0, c0), rdot16_u(a1, c1));
     // Widened by a dot with ones: V8 keeps the constant in a register (its extadd_pairwise
     // reloads one from memory every time).
-    return i32x4.dot_i16x8_s(offset(kind) == 0 ? s : i16x8.sub(s, corr), i16x8.splat(1));
+    return i32x4.dot_i16x8_s(offset(kind) == 0 ? s : i16x8.sub(s, corr), ones_i16());
   }
   let e0: v128, e1: v128, e2: v128, e3: v128;
   if (unsigned_codes(kind)) {
@@ -139,7 +140,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
  */
 @inline function act_corr(kind: i32, a0: v128, a1: v128): v128 {
   if (offset(kind) == 0 || !relaxed_path(kind)) return a0;
-  const o = i8x16.splat(offset(kind));
+  const o = offset_i8(offset(kind));
   const corr = i16x8.add(rdot16_u(a0, o), rdot16_u(a1, o));
   return i16_tree(kind) ? i16_pair_sums(corr) : corr;
 }
@@ -165,7 +166,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
       i16x8.add(rdot16_u(a0, c00), rdot16_u(a1, c01)), i16x8.add(rdot16_u(a0, c10), rdot16_u(a1, c11)),
       i16x8.add(rdot16_u(a0, c20), rdot16_u(a1, c21)), i16x8.add(rdot16_u(a0, c30), rdot16_u(a1, c31)),
     );
-    return i32x4.dot_i16x8_s(offset(kind) == 0 ? c : i16x8.sub(c, corr), i16x8.splat(1));
+    return i32x4.dot_i16x8_s(offset(kind) == 0 ? c : i16x8.sub(c, corr), ones_i16());
   }
   const isum = hsum4_i32x4(
     row_dot(kind, c00, c01, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c10, c11, a0, a1, corr, A0, A1, A2, A3),

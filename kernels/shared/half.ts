@@ -2,6 +2,8 @@
 // @inline. Conversions are bit-exact with src/quant/half.ts (tested on every f16 pattern):
 // f32 -> f16/bf16 round to nearest even, NaNs stay quiet; f16 -> f32 is exact.
 
+import { f16_bits_mask, f16_exponent, f16_magnitude, f16_rebias, f16_sign, f32_exponent } from './lanes';
+
 /** 2^112: rebiases an f16 exponent placed in f32 position (and renormalises subnormals). */
 const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
 
@@ -20,11 +22,11 @@ const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
 /** Four f16 bit patterns in the low 16 bits of i32 lanes (zero- or sign-extended) -> f32x4. */
 // @ts-ignore: decorator
 @inline export function halfx4_to_f32x4(h: v128): v128 {
-  const em = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
-  const o = f32x4.mul(em, f32x4.splat(F16_REBIAS));
-  const infnan = i32x4.ge_u(em, i32x4.splat(0x0f800000));
-  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  return v128.or(v128.or(o, v128.and(infnan, i32x4.splat(0x7f800000))), sign);
+  const em = i32x4.shl(v128.and(h, f16_magnitude()), 13);
+  const o = f32x4.mul(em, f16_rebias());
+  const infnan = i32x4.ge_u(em, f16_exponent());
+  const sign = i32x4.shl(v128.and(h, f16_sign()), 16);
+  return v128.or(v128.or(o, v128.and(infnan, f32_exponent())), sign);
 }
 
 /**
@@ -34,10 +36,10 @@ const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
  */
 // @ts-ignore: decorator
 @inline export function halfx4_s_to_f32x4(h: v128): v128 {
-  const e = v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffffff));
-  const o = f32x4.mul(e, f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = i32x4.eq(v128.and(e, i32x4.splat(0x0f800000)), i32x4.splat(0x0f800000));
-  return v128.or(o, v128.and(special, i32x4.splat(0x7f800000)));
+  const e = v128.and(i32x4.shl(h, 13), f16_bits_mask());
+  const o = f32x4.mul(e, f16_rebias());
+  const special = i32x4.eq(v128.and(e, f16_exponent()), f16_exponent());
+  return v128.or(o, v128.and(special, f32_exponent()));
 }
 
 /** f32x4 -> f16 bit patterns in i32 lanes, rounding to nearest even like F16C. */
