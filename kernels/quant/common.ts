@@ -7,7 +7,7 @@
 // and row splits.
 
 import { halfx4_s_to_f32x4 } from '../shared/half';
-import { f16_bits_mask, f16_exponent, f16_rebias, nibble_mask } from '../shared/lanes';
+import { F16_BITS, F16_EXPONENT, F16_REBIAS_X4, NIBBLE_MASK, pooled } from '../shared/lanes';
 
 /**
  * [Σv0, Σv1, Σv2, Σv3]: the lane sums of four i32x4 in one vector (exact integer adds, so the
@@ -41,12 +41,12 @@ import { f16_bits_mask, f16_exponent, f16_rebias, nibble_mask } from '../shared/
   v = v128.load16_lane(p1 + off, v, 1);
   v = v128.load16_lane(p2 + off, v, 2);
   v = v128.load16_lane(p3 + off, v, 3);
-  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), f16_bits_mask());
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), pooled(F16_BITS));
 }
 
 /** Running lane maximum of the f16 exponent fields of halves4_unbiased results. */
 @inline export function scale_specials(acc: v128, unbiased: v128): v128 {
-  return i32x4.max_u(acc, v128.and(unbiased, f16_exponent()));
+  return i32x4.max_u(acc, v128.and(unbiased, pooled(F16_EXPONENT)));
 }
 
 /** Whether a scale_specials accumulator saw an f16 inf or NaN (exponent field all ones). */
@@ -56,7 +56,7 @@ import { f16_bits_mask, f16_exponent, f16_rebias, nibble_mask } from '../shared/
 
 /** The f16 at p as f32 times 2^112 in every lane: exact (even 65504 stays below f32's maximum). */
 @inline export function rebiased_splat(p: usize): v128 {
-  return f32x4.mul(half_splat(p), f16_rebias());
+  return f32x4.mul(half_splat(p), pooled(F16_REBIAS_X4));
 }
 
 /** The f16 at p as f32 in every lane (see halfx4_s_to_f32x4). */
@@ -76,13 +76,13 @@ import { f16_bits_mask, f16_exponent, f16_rebias, nibble_mask } from '../shared/
 }
 
 /**
- * i8x16.shr_u(v, n) for a constant n, as a 16-bit shift and a byte mask: two instructions on
- * x64, where V8 lowers i8x16.shr_u to five (it rebuilds the mask every time). Where the caller
- * masks the result anyway, i16x8.shr_u alone does (the bits shifted in from the neighbouring
- * byte land above the mask).
+ * The high nibble of every byte (i8x16.shr_u(v, 4)), as a 16-bit shift and the nibble mask: two
+ * instructions on x64, where V8 lowers i8x16.shr_u to five (it rebuilds its mask every time).
+ * Where the caller masks the result anyway, i16x8.shr_u alone does (the bits shifted in from the
+ * neighbouring byte land above the mask).
  */
-@inline export function shr_u8(v: v128, n: i32): v128 {
-  return v128.and(i16x8.shr_u(v, n), n == 4 ? nibble_mask() : i8x16.splat(<i8>(0xff >> n)));
+@inline export function high_nibbles(v: v128): v128 {
+  return v128.and(i16x8.shr_u(v, 4), pooled(NIBBLE_MASK));
 }
 
 /**

@@ -18,11 +18,11 @@
 // dequantize_rows_<type>(w, ids, n_ids, k, out): bit-exact with ggml's to_float (each element is
 // one rounding of an exact product, minus the min where there is one).
 import {
-  halves4, hsum4_i32x4, iq4_levels, levels, rdot16_u, scaled_hi, scaled_lo, shr_u8, store16_mul, store16_mul_add, store_lanes,
+  halves4, high_nibbles, hsum4_i32x4, iq4_levels, levels, rdot16_u, scaled_hi, scaled_lo, store16_mul, store16_mul_add, store_lanes,
 } from './common';
 import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
 import { half_to_f32 } from '../shared/half';
-import { bit_mask, nibble_mask, two_bit_mask } from '../shared/lanes';
+import { BIT_MASK, NIBBLE_MASK, TWO_BIT_MASK, pooled } from '../shared/lanes';
 
 const Q2_K: i32 = 0, Q3_K: i32 = 1, Q4_K: i32 = 2, Q5_K: i32 = 3, Q6_K: i32 = 4, IQ4_XS: i32 = 5;
 const Q8_K_BYTES: usize = 292;
@@ -114,28 +114,28 @@ const Q8_K_BYTES: usize = 292;
 @inline function half_codes(kind: i32, wb: usize, g: i32, h: i32): v128 {
   const ho = <usize>(h << 4);
   if (kind == Q2_K) {
-    return v128.and(i16x8.shr_u(v128.load(wb + 16 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), two_bit_mask());
+    return v128.and(i16x8.shr_u(v128.load(wb + 16 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), pooled(TWO_BIT_MASK));
   }
   if (kind == Q3_K) {
-    const low = v128.and(i16x8.shr_u(v128.load(wb + 32 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), two_bit_mask());
-    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + ho), g), bit_mask()), 2));
+    const low = v128.and(i16x8.shr_u(v128.load(wb + 32 + (<usize>(g >> 2) << 5) + ho), (g & 3) << 1), pooled(TWO_BIT_MASK));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + ho), g), pooled(BIT_MASK)), 2));
   }
   if (kind == Q4_K) {
-    return v128.and(i16x8.shr_u(v128.load(wb + 16 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), nibble_mask());
+    return v128.and(i16x8.shr_u(v128.load(wb + 16 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), pooled(NIBBLE_MASK));
   }
   if (kind == Q5_K) {
-    const low = v128.and(i16x8.shr_u(v128.load(wb + 48 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), nibble_mask());
-    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + 16 + ho), g), bit_mask()), 4));
+    const low = v128.and(i16x8.shr_u(v128.load(wb + 48 + (<usize>(g >> 1) << 5) + ho), (g & 1) << 2), pooled(NIBBLE_MASK));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + 16 + ho), g), pooled(BIT_MASK)), 4));
   }
   if (kind == Q6_K) {
     const half = <usize>(g >> 2), gi = g & 3;
     const ql = v128.load(wb + (half << 6) + (<usize>(gi & 1) << 5) + ho);
     const qh = v128.load(wb + 128 + (half << 5) + ho);
-    const low = v128.and(i16x8.shr_u(ql, (gi >> 1) << 2), nibble_mask());
-    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(qh, gi << 1), two_bit_mask()), 4));
+    const low = v128.and(i16x8.shr_u(ql, (gi >> 1) << 2), pooled(NIBBLE_MASK));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(qh, gi << 1), pooled(TWO_BIT_MASK)), 4));
   }
   const raw = v128.load(wb + 8 + (<usize>g << 4));
-  return levels(h == 0 ? v128.and(raw, nibble_mask()) : shr_u8(raw, 4));
+  return levels(h == 0 ? v128.and(raw, pooled(NIBBLE_MASK)) : high_nibbles(raw));
 }
 
 /**
@@ -144,7 +144,7 @@ const Q8_K_BYTES: usize = 292;
  */
 @inline function mins_i16(kind: i32, wb: usize, half: i32): v128 {
   if (kind == Q2_K) {
-    const m = shr_u8(v128.load(wb), 4);
+    const m = high_nibbles(v128.load(wb));
     return half == 0 ? i16x8.extend_low_i8x16_u(m) : i16x8.extend_high_i8x16_u(m);
   }
   const v = i64x2.splat(mins_packed(wb)), z = i32x4.splat(0);
@@ -195,7 +195,7 @@ const Q8_K_BYTES: usize = 292;
  */
 @inline function scale_vec(kind: i32, wb: usize, n: i32): v128 {
   if (kind == Q2_K) {
-    const v = v128.and(v128.load(wb), nibble_mask());
+    const v = v128.and(v128.load(wb), pooled(NIBBLE_MASK));
     return n == 0 ? i16x8.extend_low_i8x16_u(v) : i16x8.extend_high_i8x16_u(v);
   }
   if (kind == Q6_K) {
@@ -254,27 +254,27 @@ const Q8_K_BYTES: usize = 292;
 @inline function codes_nj(kind: i32, wb: usize, n: i32, j: i32, h: i32): v128 {
   const ho = <usize>(h << 4), no = <usize>n;
   if (kind == Q2_K) {
-    return v128.and(shr16(v128.load(wb + 16 + (no << 5) + ho), j << 1), two_bit_mask());
+    return v128.and(shr16(v128.load(wb + 16 + (no << 5) + ho), j << 1), pooled(TWO_BIT_MASK));
   }
   if (kind == Q3_K) {
-    const low = v128.and(shr16(v128.load(wb + 32 + (no << 5) + ho), j << 1), two_bit_mask());
-    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + ho), (n << 2) + j), bit_mask()), 2));
+    const low = v128.and(shr16(v128.load(wb + 32 + (no << 5) + ho), j << 1), pooled(TWO_BIT_MASK));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + ho), (n << 2) + j), pooled(BIT_MASK)), 2));
   }
   if (kind == Q4_K) {
-    return v128.and(shr16(v128.load(wb + 16 + (no << 6) + (<usize>(j >> 1) << 5) + ho), (j & 1) << 2), nibble_mask());
+    return v128.and(shr16(v128.load(wb + 16 + (no << 6) + (<usize>(j >> 1) << 5) + ho), (j & 1) << 2), pooled(NIBBLE_MASK));
   }
   if (kind == Q5_K) {
-    const low = v128.and(shr16(v128.load(wb + 48 + (no << 6) + (<usize>(j >> 1) << 5) + ho), (j & 1) << 2), nibble_mask());
-    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + 16 + ho), (n << 2) + j), bit_mask()), 4));
+    const low = v128.and(shr16(v128.load(wb + 48 + (no << 6) + (<usize>(j >> 1) << 5) + ho), (j & 1) << 2), pooled(NIBBLE_MASK));
+    return v128.or(low, i16x8.shl(v128.and(i16x8.shr_u(v128.load(wb + 16 + ho), (n << 2) + j), pooled(BIT_MASK)), 4));
   }
   if (kind == Q6_K) {
     const ql = v128.load(wb + (no << 6) + (<usize>(j & 1) << 5) + ho);
     const qh = v128.load(wb + 128 + (no << 5) + ho);
-    const low = v128.and(shr16(ql, (j >> 1) << 2), nibble_mask());
-    return v128.or(low, i16x8.shl(v128.and(shr16(qh, j << 1), two_bit_mask()), 4));
+    const low = v128.and(shr16(ql, (j >> 1) << 2), pooled(NIBBLE_MASK));
+    return v128.or(low, i16x8.shl(v128.and(shr16(qh, j << 1), pooled(TWO_BIT_MASK)), 4));
   }
   const raw = v128.load(wb + 8 + (no << 6) + (<usize>j << 4));
-  return levels(h == 0 ? v128.and(raw, nibble_mask()) : shr_u8(raw, 4));
+  return levels(h == 0 ? v128.and(raw, pooled(NIBBLE_MASK)) : high_nibbles(raw));
 }
 
 /**

@@ -18,12 +18,12 @@
 // dequantize_rows_<type>(w, ids, n_ids, k, out): out[i] = to_float(W[ids[i]]), bit-exact with
 // ggml (every element is one rounding of an exact product, plus the min where there is one).
 import {
-  half_splat, halves4, halves4_unbiased, has_special, hsum4_i16x8, hsum4_i32x4, hsum_i32x4, i16_pair_sums, iq4_levels, levels, memory_last,
-  q5_high_hi, q5_high_lo, rdot16_u, rebiased_splat, scale_specials, shr_u8, store16_mul, store16_mul_add, store_lanes, touch_ahead,
+  half_splat, halves4, halves4_unbiased, has_special, high_nibbles, hsum4_i16x8, hsum4_i32x4, hsum_i32x4, i16_pair_sums, iq4_levels, levels,
+  memory_last, q5_high_hi, q5_high_lo, rdot16_u, rebiased_splat, scale_specials, store16_mul, store16_mul_add, store_lanes, touch_ahead,
 } from './common';
 import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
 import { half_to_f32 } from '../shared/half';
-import { nibble_mask, offset_i8, ones_i16 } from '../shared/lanes';
+import { I16_ONES, I8_16, I8_8, NIBBLE_MASK, pooled } from '../shared/lanes';
 
 const Q8_0_BYTES: usize = 34;
 const Q8_1_BYTES: usize = 36;
@@ -42,18 +42,18 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /** Bytes 0-15 of a Q4_x / Q5_x block as unsigned quants (elements 0-15), before any offset. */
 @inline function unsigned_lo(kind: i32, wb: usize): v128 {
-  if (kind == Q4_0) return v128.and(v128.load(wb, 2), nibble_mask());
-  if (kind == Q4_1) return v128.and(v128.load(wb, 4), nibble_mask());
-  if (kind == Q5_0) return v128.or(v128.and(v128.load(wb, 6), nibble_mask()), q5_high_lo(load<u32>(wb, 2)));
-  return v128.or(v128.and(v128.load(wb, 8), nibble_mask()), q5_high_lo(load<u32>(wb, 4)));
+  if (kind == Q4_0) return v128.and(v128.load(wb, 2), pooled(NIBBLE_MASK));
+  if (kind == Q4_1) return v128.and(v128.load(wb, 4), pooled(NIBBLE_MASK));
+  if (kind == Q5_0) return v128.or(v128.and(v128.load(wb, 6), pooled(NIBBLE_MASK)), q5_high_lo(load<u32>(wb, 2)));
+  return v128.or(v128.and(v128.load(wb, 8), pooled(NIBBLE_MASK)), q5_high_lo(load<u32>(wb, 4)));
 }
 
 /** Elements 16-31 of a Q4_x / Q5_x block as unsigned quants. */
 @inline function unsigned_hi(kind: i32, wb: usize): v128 {
-  if (kind == Q4_0) return shr_u8(v128.load(wb, 2), 4);
-  if (kind == Q4_1) return shr_u8(v128.load(wb, 4), 4);
-  if (kind == Q5_0) return v128.or(shr_u8(v128.load(wb, 6), 4), q5_high_hi(load<u32>(wb, 2)));
-  return v128.or(shr_u8(v128.load(wb, 8), 4), q5_high_hi(load<u32>(wb, 4)));
+  if (kind == Q4_0) return high_nibbles(v128.load(wb, 2));
+  if (kind == Q4_1) return high_nibbles(v128.load(wb, 4));
+  if (kind == Q5_0) return v128.or(high_nibbles(v128.load(wb, 6)), q5_high_hi(load<u32>(wb, 2)));
+  return v128.or(high_nibbles(v128.load(wb, 8)), q5_high_hi(load<u32>(wb, 4)));
 }
 
 /** Offset subtracted from the unsigned quants: 8 (Q4_0), 16 (Q5_0), 0 for the types with a min. */
@@ -63,12 +63,12 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /** Signed values of an IQ4_NL (levels) or Q8_0 block: elements 0-15 and 16-31 as i8x16. */
 @inline function signed_lo(kind: i32, wb: usize): v128 {
-  if (kind == IQ4_NL) return levels(v128.and(v128.load(wb, 2), nibble_mask()));
+  if (kind == IQ4_NL) return levels(v128.and(v128.load(wb, 2), pooled(NIBBLE_MASK)));
   return v128.load(wb, 2);
 }
 
 @inline function signed_hi(kind: i32, wb: usize): v128 {
-  if (kind == IQ4_NL) return levels(shr_u8(v128.load(wb, 2), 4));
+  if (kind == IQ4_NL) return levels(high_nibbles(v128.load(wb, 2)));
   return v128.load(wb, 18);
 }
 
@@ -101,9 +101,9 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 @inline function row_dot(kind: i32, c0: v128, c1: v128, a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD && unsigned_codes(kind)) {
     const s = i16x8.add(rdot16_u(a0, c0), rdot16_u(a1, c1));
-    // Widened by a dot with ones: V8 keeps the constant in a register (its extadd_pairwise
-    // reloads one from memory every time).
-    return i32x4.dot_i16x8_s(offset(kind) == 0 ? s : i16x8.sub(s, corr), ones_i16());
+    // Widened by a dot with ones (from the pool) rather than extadd_pairwise, for which V8
+    // reloads a ones constant at every use.
+    return i32x4.dot_i16x8_s(offset(kind) == 0 ? s : i16x8.sub(s, corr), pooled(I16_ONES));
   }
   let e0: v128, e1: v128, e2: v128, e3: v128;
   if (unsigned_codes(kind)) {
@@ -140,7 +140,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
  */
 @inline function act_corr(kind: i32, a0: v128, a1: v128): v128 {
   if (offset(kind) == 0 || !relaxed_path(kind)) return a0;
-  const o = offset_i8(offset(kind));
+  const o = pooled(offset(kind) == 8 ? I8_8 : I8_16);
   const corr = i16x8.add(rdot16_u(a0, o), rdot16_u(a1, o));
   return i16_tree(kind) ? i16_pair_sums(corr) : corr;
 }
@@ -166,7 +166,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
       i16x8.add(rdot16_u(a0, c00), rdot16_u(a1, c01)), i16x8.add(rdot16_u(a0, c10), rdot16_u(a1, c11)),
       i16x8.add(rdot16_u(a0, c20), rdot16_u(a1, c21)), i16x8.add(rdot16_u(a0, c30), rdot16_u(a1, c31)),
     );
-    return i32x4.dot_i16x8_s(offset(kind) == 0 ? c : i16x8.sub(c, corr), ones_i16());
+    return i32x4.dot_i16x8_s(offset(kind) == 0 ? c : i16x8.sub(c, corr), pooled(I16_ONES));
   }
   const isum = hsum4_i32x4(
     row_dot(kind, c00, c01, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c10, c11, a0, a1, corr, A0, A1, A2, A3),

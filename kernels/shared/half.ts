@@ -2,7 +2,7 @@
 // @inline. Conversions are bit-exact with src/quant/half.ts (tested on every f16 pattern):
 // f32 -> f16/bf16 round to nearest even, NaNs stay quiet; f16 -> f32 is exact.
 
-import { f16_bits_mask, f16_exponent, f16_magnitude, f16_rebias, f16_sign, f32_exponent } from './lanes';
+import { F16_BITS, F16_EXPONENT, F16_MAGNITUDE, F16_REBIAS_X4, F16_SIGN, F32_EXPONENT, pooled } from './lanes';
 
 /** 2^112: rebiases an f16 exponent placed in f32 position (and renormalises subnormals). */
 const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
@@ -22,11 +22,11 @@ const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
 /** Four f16 bit patterns in the low 16 bits of i32 lanes (zero- or sign-extended) -> f32x4. */
 // @ts-ignore: decorator
 @inline export function halfx4_to_f32x4(h: v128): v128 {
-  const em = i32x4.shl(v128.and(h, f16_magnitude()), 13);
-  const o = f32x4.mul(em, f16_rebias());
-  const infnan = i32x4.ge_u(em, f16_exponent());
-  const sign = i32x4.shl(v128.and(h, f16_sign()), 16);
-  return v128.or(v128.or(o, v128.and(infnan, f32_exponent())), sign);
+  const em = i32x4.shl(v128.and(h, pooled(F16_MAGNITUDE)), 13);
+  const o = f32x4.mul(em, pooled(F16_REBIAS_X4));
+  const infnan = i32x4.ge_u(em, pooled(F16_EXPONENT));
+  const sign = i32x4.shl(v128.and(h, pooled(F16_SIGN)), 16);
+  return v128.or(v128.or(o, v128.and(infnan, pooled(F32_EXPONENT))), sign);
 }
 
 /**
@@ -36,10 +36,10 @@ const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
  */
 // @ts-ignore: decorator
 @inline export function halfx4_s_to_f32x4(h: v128): v128 {
-  const e = v128.and(i32x4.shl(h, 13), f16_bits_mask());
-  const o = f32x4.mul(e, f16_rebias());
-  const special = i32x4.eq(v128.and(e, f16_exponent()), f16_exponent());
-  return v128.or(o, v128.and(special, f32_exponent()));
+  const e = v128.and(i32x4.shl(h, 13), pooled(F16_BITS));
+  const o = f32x4.mul(e, pooled(F16_REBIAS_X4));
+  const special = i32x4.eq(v128.and(e, pooled(F16_EXPONENT)), pooled(F16_EXPONENT));
+  return v128.or(o, v128.and(special, pooled(F32_EXPONENT)));
 }
 
 /** f32x4 -> f16 bit patterns in i32 lanes, rounding to nearest even like F16C. */
