@@ -29,7 +29,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { KERNEL_VARIANTS, compileKernels, instantiateKernels, type KernelExports, type KernelVariant } from '../src/backends/cpu/kernel-module.js';
-import { f32ToBF16Bits, f32ToF16Bits, rowByteSize, typeByName, vecDotType } from '../src/quant/index.js';
+import { f32ToBF16Bits, f32ToF16Bits, rowByteSize, typeByName, typeName, vecDotType } from '../src/quant/index.js';
+import { activationFormat, type ActivationFormat } from '../src/backends/cpu/activations.js';
 
 // Compile straight to optimised code: with lazy tier-up, a warm-up call may still run baseline
 // (Liftoff) code, and the first builds timed would look slower than they are.
@@ -84,9 +85,12 @@ function weights(type: string, rows: number, k: number): Uint8Array {
   return w;
 }
 
-function activationName(type: string): string {
-  const id = vecDotType(typeByName(type).id);
-  return ({ 0: 'f32', 1: 'f16', 30: 'bf16', 8: 'q8_0', 9: 'q8_1', 15: 'q8_k' } as Record<number, string>)[id]!;
+/** The input format of `type`'s kernels in module k (an earlier build may predate q8_0s: ggml's vec_dot type then). */
+function inputFormat(k: Record<string, unknown>, type: string): ActivationFormat | undefined {
+  const id = typeByName(type).id, format = activationFormat(id);
+  if (!format || typeof k[`quantize_${format.name}`] === 'function') return format;
+  const act = vecDotType(id);
+  return { name: typeName(act).toLowerCase(), rowBytes: (cols) => rowByteSize(act, cols) };
 }
 
 /** One kernel instance over its own memory holding the weights, activations and output of one type. */
@@ -100,11 +104,11 @@ interface Setup {
 
 async function setup(module: WebAssembly.Module, name: string, w: Uint8Array, xf: Float32Array): Promise<Setup> {
   const type = baseType(name);
-  const act = activationName(type);
-  const xBytes = act === 'f32' ? xf.length * 4 : rowByteSize(typeByName(act === 'q8_k' ? 'q8_K' : act).id, K) * PREFILL;
-  const pages = Math.ceil((w.length + xf.length * 4 + xBytes + PREFILL * M * 4 + (1 << 20)) / 65536);
+  const maxXBytes = PREFILL * K * 2; // q8_0s, the largest input format, is 42 bytes per 32 values
+  const pages = Math.ceil((w.length + xf.length * 4 + maxXBytes + PREFILL * M * 4 + (1 << 20)) / 65536);
   const memory = new WebAssembly.Memory({ initial: pages });
   const k = (await instantiateKernels(module, memory)) as KernelExports & Record<string, (...a: number[]) => void>;
+  const act = inputFormat(k, type);
   let top = (k.heap_base() + 63) & ~63;
   const alloc = (n: number) => {
     const p = top;
@@ -116,14 +120,15 @@ async function setup(module: WebAssembly.Module, name: string, w: Uint8Array, xf
   const interleaved = name !== type && typeof k[`matmul_${name.toLowerCase()}`] === 'function';
   if (interleaved) {
     const rb = rowByteSize(typeByName(type).id, K), group = Number(name.slice(name.lastIndexOf('_x') + 2));
-    k.repack_rows!(pw, alloc(group * rb), M, rb, typeByName(type).typeSize, group);
+    if (type === 'q4_0') k.repack_q4_0_x4!(pw, alloc(group * rb), M, rb);
+    else k.repack_rows!(pw, alloc(group * rb), M, rb, typeByName(type).typeSize, group);
   }
   const pxf = alloc(xf.length * 4);
   new Float32Array(memory.buffer, pxf, xf.length).set(xf);
   let px = pxf;
-  if (act !== 'f32') {
-    px = alloc(xBytes);
-    k[`quantize_${act}`]!(pxf, px, PREFILL, K);
+  if (act) {
+    px = alloc(act.rowBytes(K) * PREFILL);
+    k[`quantize_${act.name}`]!(pxf, px, PREFILL, K);
   }
   const py = alloc(PREFILL * M * 4);
   return { mm: k[`matmul_${(interleaved ? name : type).toLowerCase()}`]!, pw, px, py, memory };

@@ -1,7 +1,7 @@
 // Activation quantizers: f32 rows -> the vec_dot types ggml's CPU matmul pairs with each weight
 // type, byte-exact with ggml's reference quantizers. Rows are contiguous on both sides and every
 // row is a whole number of blocks, so a call simply walks n_rows·row_len/QK blocks in order.
-import { f32_to_half, f32x4_to_bf16x4, f32x4_to_halfx4, max4 } from '../shared/half';
+import { F16_REBIAS, f32_to_half, f32x4_to_bf16x4, f32x4_to_halfx4, half_to_f32, max4 } from '../shared/half';
 import { hsum_i32x4 } from './common';
 
 /** C roundf (halves away from zero) of four f32 lanes, as i32. */
@@ -43,6 +43,22 @@ export function quantize_q8_0(x: usize, out: usize, n_rows: i32, row_len: i32): 
   for (let i = 0; i < n; i++) {
     const src = x + (<usize>i << 7), dst = out + <usize>i * 34;
     store<u16>(dst, f32_to_half(q8_32(src, dst + 2)));
+  }
+}
+
+/**
+ * q8_0s block (42 B), Q4_0's activations: a q8_0 block (f16 d, i8 qs[32]), then Σq as i32 and
+ * d·2^112 as f32 (the f16 d, exact: its largest value stays below f32's maximum), the two values
+ * per block that the repacked Q4_0 kernels would otherwise derive for every group of rows.
+ */
+export function quantize_q8_0s(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const n = n_rows * (row_len >> 5);
+  for (let i = 0; i < n; i++) {
+    const src = x + (<usize>i << 7), dst = out + <usize>i * 42;
+    const h = f32_to_half(q8_32(src, dst + 2));
+    store<u16>(dst, h);
+    store<i32>(dst, sum32_i8(dst + 2), 34);
+    store<f32>(dst, half_to_f32(<i16>h) * F16_REBIAS, 38);
   }
 }
 

@@ -1,8 +1,9 @@
-// 32-element block types: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL.
+// The loops of the 32-element block types' kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL),
+// generic over the type; legacy-kernels.ts exports them per type.
 //
 // matmul_<type>(w, x, y, k, m, row0, row1, n_tokens): W has m rows of k elements (k a multiple of
 // 32); x holds n_tokens activation rows quantized to the type's vec_dot type (q8_0, or q8_1 for
-// Q4_1/Q5_1); y is f32 [n_tokens][m]. Computes y[t][r] for r in [row0,row1) and every t, as
+// Q4_1/Q5_1, q8_0s for Q4_0: activations.ts); y is f32 [n_tokens][m]. Computes y[t][r] for r in [row0,row1) and every t, as
 // ggml's vec_dot: an exact integer sum per block, then y += (d_w·d_x)·isum (+ m_w·s_x for the
 // types with a min).
 //
@@ -19,29 +20,28 @@
 // ggml (every element is one rounding of an exact product, plus the min where there is one).
 import {
   half_splat, halves4, halves4_unbiased, has_special, high_nibbles, hsum4_i16x8, hsum4_i32x4, hsum_i32x4, i16_pair_sums, iq4_levels, levels,
-  memory_last, q5_high_hi, q5_high_lo, rdot16_u, rebiased_splat, scale_specials, store16_mul, store16_mul_add, store_lanes, touch_ahead,
+  memory_last, q5_high_hi, q5_high_lo, rdot16_u, rebiased_splat, scale_specials, store_lanes, touch_ahead,
 } from './common';
-import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
-import { half_to_f32 } from '../shared/half';
 import { I16_ONES, I8_16, I8_8, NIBBLE_MASK, pooled } from '../shared/lanes';
 
 const Q8_0_BYTES: usize = 34;
+const Q8_0S_BYTES: usize = 42;
 const Q8_1_BYTES: usize = 36;
 
 // Generic per-type plumbing: `kind` selects the block layout below; it is a constant at every
 // call site, so each exported kernel compiles to its own specialised loop.
-const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4, IQ4_NL: i32 = 5;
+export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4, IQ4_NL: i32 = 5;
 
-@inline function block_bytes(kind: i32): usize {
+@inline export function block_bytes(kind: i32): usize {
   return kind == Q4_0 || kind == IQ4_NL ? 18 : kind == Q4_1 ? 20 : kind == Q5_0 ? 22 : kind == Q5_1 ? 24 : 34;
 }
 
-@inline function act_bytes(kind: i32): usize {
-  return kind == Q4_1 || kind == Q5_1 ? Q8_1_BYTES : Q8_0_BYTES;
+@inline export function act_bytes(kind: i32): usize {
+  return kind == Q4_1 || kind == Q5_1 ? Q8_1_BYTES : kind == Q4_0 ? Q8_0S_BYTES : Q8_0_BYTES;
 }
 
 /** Bytes 0-15 of a Q4_x / Q5_x block as unsigned quants (elements 0-15), before any offset. */
-@inline function unsigned_lo(kind: i32, wb: usize): v128 {
+@inline export function unsigned_lo(kind: i32, wb: usize): v128 {
   if (kind == Q4_0) return v128.and(v128.load(wb, 2), pooled(NIBBLE_MASK));
   if (kind == Q4_1) return v128.and(v128.load(wb, 4), pooled(NIBBLE_MASK));
   if (kind == Q5_0) return v128.or(v128.and(v128.load(wb, 6), pooled(NIBBLE_MASK)), q5_high_lo(load<u32>(wb, 2)));
@@ -49,7 +49,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 }
 
 /** Elements 16-31 of a Q4_x / Q5_x block as unsigned quants. */
-@inline function unsigned_hi(kind: i32, wb: usize): v128 {
+@inline export function unsigned_hi(kind: i32, wb: usize): v128 {
   if (kind == Q4_0) return high_nibbles(v128.load(wb, 2));
   if (kind == Q4_1) return high_nibbles(v128.load(wb, 4));
   if (kind == Q5_0) return v128.or(high_nibbles(v128.load(wb, 6)), q5_high_hi(load<u32>(wb, 2)));
@@ -57,17 +57,17 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 }
 
 /** Offset subtracted from the unsigned quants: 8 (Q4_0), 16 (Q5_0), 0 for the types with a min. */
-@inline function offset(kind: i32): i8 {
+@inline export function offset(kind: i32): i8 {
   return kind == Q4_0 ? 8 : kind == Q5_0 ? 16 : 0;
 }
 
 /** Signed values of an IQ4_NL (levels) or Q8_0 block: elements 0-15 and 16-31 as i8x16. */
-@inline function signed_lo(kind: i32, wb: usize): v128 {
+@inline export function signed_lo(kind: i32, wb: usize): v128 {
   if (kind == IQ4_NL) return levels(v128.and(v128.load(wb, 2), pooled(NIBBLE_MASK)));
   return v128.load(wb, 2);
 }
 
-@inline function signed_hi(kind: i32, wb: usize): v128 {
+@inline export function signed_hi(kind: i32, wb: usize): v128 {
   if (kind == IQ4_NL) return levels(high_nibbles(v128.load(wb, 2)));
   return v128.load(wb, 18);
 }
@@ -303,48 +303,70 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
 
 /**
  * Eight whole rows (w0, then every wrb bytes) times nt tokens (any number) starting at xt: each
- * weight block is decoded once and used for every token, each token's sums accumulating in y
- * itself (the rows' own entries, so no other call's output is touched), block after block as
- * in legacy_group. Activation scales are converted four tokens at a time.
+ * weight block is decoded once and used for every token (wide8_tokens), each token's sums
+ * accumulating in y itself (the rows' own entries, so no other call's output is touched), block
+ * after block as in legacy_group.
  */
 @inline function legacy_wide8(kind: i32, w0: usize, wrb: usize, wbs: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
   const xbytes = act_bytes(kind);
+  const z = f32x4.splat(0);
+  clear_rows8(yt, ys, nt);
+  for (let b = 0; b < nb; b++) {
+    const wb0 = w0 + <usize>b * wbs, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
+    const wb4 = wb3 + wrb, wb5 = wb4 + wrb, wb6 = wb5 + wrb, wb7 = wb6 + wrb;
+    wide8_tokens(
+      kind, xt + <usize>b * xbytes, xs, yt, ys, nt, halves4(wb0, wb1, wb2, wb3, 0), has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z,
+      halves4(wb4, wb5, wb6, wb7, 0), has_min(kind) ? halves4(wb4, wb5, wb6, wb7, 2) : z,
+      codes_lo(kind, wb0), codes_hi(kind, wb0), codes_lo(kind, wb1), codes_hi(kind, wb1),
+      codes_lo(kind, wb2), codes_hi(kind, wb2), codes_lo(kind, wb3), codes_hi(kind, wb3),
+      codes_lo(kind, wb4), codes_hi(kind, wb4), codes_lo(kind, wb5), codes_hi(kind, wb5),
+      codes_lo(kind, wb6), codes_hi(kind, wb6), codes_lo(kind, wb7), codes_hi(kind, wb7),
+    );
+  }
+}
+
+/** Zeroes eight rows' entries of nt tokens' y rows (yt, ys bytes apart), where wide8_tokens accumulates. */
+@inline export function clear_rows8(yt: usize, ys: usize, nt: i32): void {
   const z = f32x4.splat(0);
   for (let t = 0; t < nt; t++) {
     v128.store(yt + <usize>t * ys, z);
     v128.store(yt + <usize>t * ys, z, 16);
   }
-  for (let b = 0; b < nb; b++) {
-    const wb0 = w0 + <usize>b * wbs, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
-    const wb4 = wb3 + wrb, wb5 = wb4 + wrb, wb6 = wb5 + wrb, wb7 = wb6 + wrb;
-    const cA0 = codes_lo(kind, wb0), cA1 = codes_hi(kind, wb0), cA2 = codes_lo(kind, wb1), cA3 = codes_hi(kind, wb1);
-    const cA4 = codes_lo(kind, wb2), cA5 = codes_hi(kind, wb2), cA6 = codes_lo(kind, wb3), cA7 = codes_hi(kind, wb3);
-    const cB0 = codes_lo(kind, wb4), cB1 = codes_hi(kind, wb4), cB2 = codes_lo(kind, wb5), cB3 = codes_hi(kind, wb5);
-    const cB4 = codes_lo(kind, wb6), cB5 = codes_hi(kind, wb6), cB6 = codes_lo(kind, wb7), cB7 = codes_hi(kind, wb7);
-    const dA = halves4(wb0, wb1, wb2, wb3, 0), dB = halves4(wb4, wb5, wb6, wb7, 0);
-    const mA = has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z, mB = has_min(kind) ? halves4(wb4, wb5, wb6, wb7, 2) : z;
-    let xb = xt + <usize>b * xbytes, yp = yt;
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) {
-      const dx4 = halves4(xb, xb + xs, xb + 2 * xs, xb + 3 * xs, 0);
-      const sx4 = has_min(kind) ? halves4(xb, xb + xs, xb + 2 * xs, xb + 3 * xs, 2) : z;
-      step8(kind, xb, i32x4.shuffle(dx4, dx4, 0, 0, 0, 0), i32x4.shuffle(sx4, sx4, 0, 0, 0, 0), yp, dA, mA, dB, mB,
-        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
-      step8(kind, xb + xs, i32x4.shuffle(dx4, dx4, 1, 1, 1, 1), i32x4.shuffle(sx4, sx4, 1, 1, 1, 1), yp + ys, dA, mA, dB, mB,
-        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
-      step8(kind, xb + 2 * xs, i32x4.shuffle(dx4, dx4, 2, 2, 2, 2), i32x4.shuffle(sx4, sx4, 2, 2, 2, 2), yp + 2 * ys, dA, mA, dB, mB,
-        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
-      step8(kind, xb + 3 * xs, i32x4.shuffle(dx4, dx4, 3, 3, 3, 3), i32x4.shuffle(sx4, sx4, 3, 3, 3, 3), yp + 3 * ys, dA, mA, dB, mB,
-        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
-      xb += 4 * xs;
-      yp += 4 * ys;
-    }
-    for (; t < nt; t++) {
-      step8(kind, xb, half_splat(xb), has_min(kind) ? half_splat(xb + 2) : z, yp, dA, mA, dB, mB,
-        cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
-      xb += xs;
-      yp += ys;
-    }
+}
+
+/**
+ * One weight block of eight rows (codes cA*: rows 0-3, cB*: rows 4-7, as codes_lo/codes_hi;
+ * scales dA/dB and mins mA/mB as f32) applied to nt tokens (xb: the first token's activation
+ * block, xs bytes apart; y rows ys bytes apart from yt), added to their sums in y. Activation
+ * scales are converted four tokens at a time.
+ */
+@inline export function wide8_tokens(
+  kind: i32, xb: usize, xs: usize, yt: usize, ys: usize, nt: i32, dA: v128, mA: v128, dB: v128, mB: v128,
+  cA0: v128, cA1: v128, cA2: v128, cA3: v128, cA4: v128, cA5: v128, cA6: v128, cA7: v128,
+  cB0: v128, cB1: v128, cB2: v128, cB3: v128, cB4: v128, cB5: v128, cB6: v128, cB7: v128,
+): void {
+  const z = f32x4.splat(0);
+  let yp = yt;
+  let t = 0;
+  for (; t + 4 <= nt; t += 4) {
+    const dx4 = halves4(xb, xb + xs, xb + 2 * xs, xb + 3 * xs, 0);
+    const sx4 = has_min(kind) ? halves4(xb, xb + xs, xb + 2 * xs, xb + 3 * xs, 2) : z;
+    step8(kind, xb, i32x4.shuffle(dx4, dx4, 0, 0, 0, 0), i32x4.shuffle(sx4, sx4, 0, 0, 0, 0), yp, dA, mA, dB, mB,
+      cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+    step8(kind, xb + xs, i32x4.shuffle(dx4, dx4, 1, 1, 1, 1), i32x4.shuffle(sx4, sx4, 1, 1, 1, 1), yp + ys, dA, mA, dB, mB,
+      cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+    step8(kind, xb + 2 * xs, i32x4.shuffle(dx4, dx4, 2, 2, 2, 2), i32x4.shuffle(sx4, sx4, 2, 2, 2, 2), yp + 2 * ys, dA, mA, dB, mB,
+      cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+    step8(kind, xb + 3 * xs, i32x4.shuffle(dx4, dx4, 3, 3, 3, 3), i32x4.shuffle(sx4, sx4, 3, 3, 3, 3), yp + 3 * ys, dA, mA, dB, mB,
+      cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+    xb += 4 * xs;
+    yp += 4 * ys;
+  }
+  for (; t < nt; t++) {
+    step8(kind, xb, half_splat(xb), has_min(kind) ? half_splat(xb + 2) : z, yp, dA, mA, dB, mB,
+      cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7);
+    xb += xs;
+    yp += ys;
   }
 }
 
@@ -353,7 +375,7 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
  * rows: wrb = row bytes, wbs = block bytes; inside an interleaved group: the reverse, times
  * the group's rows), every token.
  */
-@inline function legacy_rows(
+@inline export function legacy_rows(
   kind: i32, w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n_tokens: i32,
 ): void {
   for (let r = row0; r < row1; r += 4) {
@@ -373,146 +395,3 @@ const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i32 = 4,
   }
 }
 
-// legacy_rows compiled once per type: the RowKernel of both layouts (see walk_rows).
-function rows_q4_0(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
-  legacy_rows(Q4_0, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
-}
-function rows_q4_1(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
-  legacy_rows(Q4_1, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
-}
-function rows_q5_0(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
-  legacy_rows(Q5_0, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
-}
-function rows_q5_1(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
-  legacy_rows(Q5_1, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
-}
-function rows_q8_0(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
-  legacy_rows(Q8_0, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
-}
-function rows_iq4_nl(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
-  legacy_rows(IQ4_NL, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
-}
-
-/** The type's row kernel (a constant at every call site, so the call is direct). */
-@inline function rows_of(kind: i32): RowKernel {
-  return kind == Q4_0 ? rows_q4_0 : kind == Q4_1 ? rows_q4_1 : kind == Q5_0 ? rows_q5_0 : kind == Q5_1 ? rows_q5_1 : kind == Q8_0 ? rows_q8_0 : rows_iq4_nl;
-}
-
-/** matmul_<type> over plain rows (group 0) or rows interleaved eight at a time (repack_rows). */
-@inline function legacy_matmul(kind: i32, group: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  const nb = k >> 5;
-  walk_rows(rows_of(kind), group, w, x, <usize>nb * act_bytes(kind), y, nb, block_bytes(kind), m, row0, row1, n_tokens);
-}
-
-@inline function legacy_dequantize(kind: i32, group: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
-  const nb = k >> 5, bytes = block_bytes(kind), rb = <usize>nb * bytes;
-  for (let i = 0; i < n_ids; i++) {
-    const id = load<i32>(ids + (<usize>i << 2)), dst = out + <usize>i * (<usize>k << 2);
-    const src = row_start(w, id, rb, bytes, group), bs = block_stride(id, bytes, group, m);
-    for (let b = 0; b < nb; b++) {
-      const wb = src + <usize>b * bs, db = dst + (<usize>b << 7);
-      const d = half_to_f32(load<i16>(wb));
-      if (kind == Q4_1 || kind == Q5_1) {
-        const mn = half_to_f32(load<i16>(wb, 2));
-        store16_mul_add(db, unsigned_lo(kind, wb), d, mn);
-        store16_mul_add(db + 64, unsigned_hi(kind, wb), d, mn);
-      } else if (kind == Q4_0 || kind == Q5_0) {
-        const o = i8x16.splat(offset(kind));
-        store16_mul(db, i8x16.sub(unsigned_lo(kind, wb), o), d);
-        store16_mul(db + 64, i8x16.sub(unsigned_hi(kind, wb), o), d);
-      } else {
-        store16_mul(db, signed_lo(kind, wb), d);
-        store16_mul(db + 64, signed_hi(kind, wb), d);
-      }
-    }
-  }
-}
-
-// Q4_0 block (18 B): f16 d, u8 qs[16]. Element j < 16 is the low nibble of qs[j], element j+16
-// the high nibble; x = d·(q − 8). Activations q8_0.
-export function matmul_q4_0(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q4_0, 0, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q4_0(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q4_0, 0, w, ids, n_ids, k, out, 0);
-}
-export function matmul_q4_0_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q4_0, 8, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q4_0_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
-  legacy_dequantize(Q4_0, 8, w, ids, n_ids, k, out, m);
-}
-
-// Q4_1 block (20 B): f16 d, f16 m, u8 qs[16] (nibbles as Q4_0); x = d·q + m. Activations q8_1,
-// whose s = d_x·Σa turns the min into m·s per block.
-export function matmul_q4_1(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q4_1, 0, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q4_1(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q4_1, 0, w, ids, n_ids, k, out, 0);
-}
-export function matmul_q4_1_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q4_1, 8, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q4_1_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
-  legacy_dequantize(Q4_1, 8, w, ids, n_ids, k, out, m);
-}
-
-// Q5_0 block (22 B): f16 d, u8 qh[4], u8 qs[16]. Nibbles as Q4_0; bit j of qh (little-endian
-// u32) is the fifth bit of element j; x = d·(q − 16). Activations q8_0.
-export function matmul_q5_0(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q5_0, 0, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q5_0(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q5_0, 0, w, ids, n_ids, k, out, 0);
-}
-export function matmul_q5_0_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q5_0, 8, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q5_0_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
-  legacy_dequantize(Q5_0, 8, w, ids, n_ids, k, out, m);
-}
-
-// Q5_1 block (24 B): f16 d, f16 m, u8 qh[4], u8 qs[16]; x = d·q + m. Activations q8_1.
-export function matmul_q5_1(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q5_1, 0, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q5_1(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q5_1, 0, w, ids, n_ids, k, out, 0);
-}
-export function matmul_q5_1_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q5_1, 8, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q5_1_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
-  legacy_dequantize(Q5_1, 8, w, ids, n_ids, k, out, m);
-}
-
-// Q8_0 block (34 B): f16 d, i8 qs[32]; x = d·q. Activations q8_0. The weights are signed, so
-// the relaxed dot (unsigned 7-bit second operand) does not apply: both builds widen to i16.
-export function matmul_q8_0(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q8_0, 0, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q8_0(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(Q8_0, 0, w, ids, n_ids, k, out, 0);
-}
-export function matmul_q8_0_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(Q8_0, 8, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_q8_0_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
-  legacy_dequantize(Q8_0, 8, w, ids, n_ids, k, out, m);
-}
-
-// IQ4_NL block (18 B): f16 d, u8 qs[16] (nibbles as Q4_0) indexing 16 signed levels;
-// x = d·level. Activations q8_0. Levels span -127..113, so both builds widen to i16.
-export function matmul_iq4_nl(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(IQ4_NL, 0, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_iq4_nl(w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
-  legacy_dequantize(IQ4_NL, 0, w, ids, n_ids, k, out, 0);
-}
-export function matmul_iq4_nl_x8(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  legacy_matmul(IQ4_NL, 8, w, x, y, k, m, row0, row1, n_tokens);
-}
-export function dequantize_rows_iq4_nl_x8(w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {
-  legacy_dequantize(IQ4_NL, 8, w, ids, n_ids, k, out, m);
-}

@@ -5,7 +5,7 @@
 import { F16_BITS, F16_EXPONENT, F16_MAGNITUDE, F16_REBIAS_X4, F16_SIGN, F32_EXPONENT, pooled } from './lanes';
 
 /** 2^112: rebiases an f16 exponent placed in f32 position (and renormalises subnormals). */
-const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
+export const F16_REBIAS: f32 = reinterpret<f32>(0x77800000);
 
 /**
  * One f16 -> f32. `h` holds the f16 bits sign-extended to i32 (load<i16>): shifted left by 13 and

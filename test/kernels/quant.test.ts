@@ -12,6 +12,7 @@ import {
   GGMLType, dequantize, f16BitsToF32, f32Bits, f32ToBF16Bits, f32ToF16Bits, quantize, rowByteSize, typeByName, vecDot,
   vecDotType,
 } from '../../src/quant/index.js';
+import { Q8_0S_BLOCK_BYTES } from '../../src/backends/cpu/activations.js';
 import { kernelHarness, type KernelHarness } from '../helpers/kernel-harness.js';
 import { SHARED, readF32, readJson } from '../helpers/shared.js';
 
@@ -48,21 +49,43 @@ function harness(v: KernelVariant): Promise<KernelHarness> {
   return h.then((x) => (x.reset(), x));
 }
 
-/** Quantizes f32 rows with the kernel for activation type `t`. */
-function kernelQuantize(h: KernelHarness, t: string, data: Float32Array, rowLen: number): Uint8Array {
-  const info = typeByName(t);
+/** Quantizes f32 rows with the kernel for activation type `t` (blockBytes per 32 values where t is no ggml type). */
+function kernelQuantize(h: KernelHarness, t: string, data: Float32Array, rowLen: number, blockBytes?: number): Uint8Array {
   const n = data.length / rowLen;
-  const out = h.allocBytes(rowByteSize(info.id, rowLen) * n);
+  const rowBytes = blockBytes ? (rowLen / 32) * blockBytes : rowByteSize(typeByName(t).id, rowLen);
+  const out = h.allocBytes(rowBytes * n);
   const x = h.allocF32(data);
   quantizerOf(h.k, t)(x, out, n, rowLen);
-  return h.u8(out, rowByteSize(info.id, rowLen) * n);
+  return h.u8(out, rowBytes * n);
 }
 
-/** Runs matmul_<type> over rows [row0,row1) and returns the whole y (untouched entries stay NaN). */
+/**
+ * q8_0 rows as q8_0s, the input of the Q4_0 kernels (src/backends/cpu/activations.ts): each
+ * block followed by Σq (i32) and d·2^112 (f32), computed here from ggml's bytes.
+ */
+function q8_0s(q8: Uint8Array): Uint8Array {
+  const blocks = q8.length / 34;
+  const out = new Uint8Array(blocks * Q8_0S_BLOCK_BYTES);
+  const src = new DataView(q8.buffer, q8.byteOffset, q8.length), dst = new DataView(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    out.set(q8.subarray(b * 34, b * 34 + 34), b * Q8_0S_BLOCK_BYTES);
+    let sum = 0;
+    for (let i = 0; i < 32; i++) sum += src.getInt8(b * 34 + 2 + i);
+    dst.setInt32(b * Q8_0S_BLOCK_BYTES + 34, sum, true);
+    dst.setFloat32(b * Q8_0S_BLOCK_BYTES + 38, f16BitsToF32(src.getUint16(b * 34, true)) * 2 ** 112, true);
+  }
+  return out;
+}
+
+/**
+ * Runs matmul_<type> over rows [row0,row1) and returns the whole y (untouched entries stay NaN).
+ * x: rows of the weight type's vec_dot type, given to the kernel in its own input format.
+ */
 function runMatmul(
   h: KernelHarness, type: string, w: Uint8Array, x: Uint8Array, k: number, m: number, n: number,
   ranges: [number, number][] = [[0, m]], misalign = 0,
 ): Float32Array {
+  if (type.startsWith('q4_0')) x = q8_0s(x);
   const pw = h.alloc(w.length + misalign) + misalign, px = h.alloc(x.length + misalign) + misalign;
   new Uint8Array(h.memory.buffer).set(w, pw);
   new Uint8Array(h.memory.buffer).set(x, px);
@@ -130,6 +153,7 @@ test('activation quantizers reproduce llama.cpp bytes (act.*.bin, q8_0/f16/bf16 
     for (const t of ['q8_0', 'q8_1', 'q8_K', 'f16', 'bf16']) {
       assert.deepEqual(kernelQuantize(h, t, dotvec, COLS), bytes(`act.${t}.bin`), `${v} ${t} of dotvec`);
     }
+    assert.deepEqual(kernelQuantize(h, 'q8_0s', dotvec, COLS, Q8_0S_BLOCK_BYTES), q8_0s(bytes('act.q8_0.bin')), `${v} q8_0s of dotvec`);
     // For these three, ggml_quantize_chunk is the same reference quantizer, on 4 varied rows.
     for (const t of ['q8_0', 'f16', 'bf16']) {
       assert.deepEqual(kernelQuantize(h, t, input, COLS), bytes(`${t}.q.bin`), `${v} ${t} of input.f32`);
@@ -442,21 +466,39 @@ test('matmul tilings agree with the TS vecDot and with each other (1, 3, 8, 17 t
 const LEGACY_TYPES = ['q4_0', 'q4_1', 'q5_0', 'q5_1', 'q8_0', 'iq4_nl'];
 /** Rows per interleaved group of the types with kernels over interleaved weights (*_x8, *_x4). */
 const GROUPS: Record<string, number> = {
-  ...Object.fromEntries(LEGACY_TYPES.map((t) => [t, 8])),
+  ...Object.fromEntries(LEGACY_TYPES.map((t) => [t, t === 'q4_0' ? 4 : 8])),
   ...Object.fromEntries(['q2_K', 'q3_K', 'q4_K', 'q5_K', 'q6_K', 'iq4_xs'].map((t) => [t, 4])),
 };
 
-/** Interleaves m rows of `type` in place with repack_rows (the type's group) and returns the new bytes. */
+/**
+ * Interleaves m rows of `type` in place (repack_q4_0_x4 for q4_0, else repack_rows with the
+ * type's group) and returns the new bytes.
+ */
 function repack(h: KernelHarness, type: string, w: Uint8Array, m: number, k: number): Uint8Array {
   const info = typeByName(type);
   const rb = rowByteSize(info.id, k);
   const pw = h.alloc(w.length), tmp = h.alloc(GROUPS[type]! * rb);
   new Uint8Array(h.memory.buffer).set(w, pw);
-  (h.k as unknown as Record<string, (...a: number[]) => void>).repack_rows!(pw, tmp, m, rb, info.typeSize, GROUPS[type]!);
+  if (type === 'q4_0') assert.equal(h.k.repack_q4_0_x4(pw, tmp, m, rb), 1, 'q4_0 repacked');
+  else h.k.repack_rows(pw, tmp, m, rb, info.typeSize, GROUPS[type]!);
   return h.u8(pw, w.length).slice();
 }
 
-test('interleaved weights (repack_rows) give the plain kernels\' bits: any rows, ranges, tokens, a short last group', async () => {
+/**
+ * Where repacking puts byte j of row r's block b: repack_rows moves whole blocks (block b of row
+ * r at group start + (b·rows + r mod group)·block bytes); repack_q4_0_x4 (groups of 4 whole
+ * rows only) the scale to group start + 72b + 2(r mod 4) and quant byte 4i + c to + 8 + 16i +
+ * 4(r mod 4) + c.
+ */
+function repackedAt(type: string, m: number, rb: number, r: number, b: number, j: number): number {
+  const info = typeByName(type), group = GROUPS[type]!;
+  const g = r - (r % group);
+  if (type !== 'q4_0') return g * rb + (b * Math.min(group, m - g) + (r - g)) * info.typeSize + j;
+  if (r >= m - (m % 4)) return r * rb + b * info.typeSize + j;
+  return g * rb + 72 * b + (j < 2 ? 2 * (r - g) + j : 8 + 16 * ((j - 2) >> 2) + 4 * (r - g) + ((j - 2) & 3));
+}
+
+test('interleaved weights (repack_rows, repack_q4_0_x4) give the plain kernels\' bits: any rows, ranges, tokens, a short last group', async () => {
   const rand = rng(808);
   for (const type of Object.keys(GROUPS)) {
     const info = typeByName(type);
@@ -468,9 +510,11 @@ test('interleaved weights (repack_rows) give the plain kernels\' bits: any rows,
       for (const v of KERNEL_VARIANTS) {
         const h = await harness(v);
         const packed = repack(h, type, w, m, k);
-        // Block b of row r sits at group start + (b·rows + r mod group)·block bytes.
-        const g = group * Math.floor((m - 1) / group), rows = m - g, b = 1;
-        assert.deepEqual(packed.subarray(g * rb + (b * rows + rows - 1) * info.typeSize, g * rb + (b * rows + rows) * info.typeSize), w.subarray((m - 1) * rb + b * info.typeSize, (m - 1) * rb + (b + 1) * info.typeSize));
+        for (const r of [0, m - 1, m - 2]) {
+          for (let j = 0; j < info.typeSize; j++) {
+            assert.equal(packed[repackedAt(type, m, rb, r, 1, j)], w[r * rb + info.typeSize + j], `${v} ${type} m=${m}: row ${r} block 1 byte ${j}`);
+          }
+        }
         for (const n of [1, 3, 8, 17]) {
           const x = quantize(act, randomRows(rand, n, k));
           const want = new Uint32Array(runMatmul(h, type, w, x, k, m, n).buffer);
@@ -517,7 +561,7 @@ test('prefill over more tokens than a pass takes (128) gives each token its own 
   }
 });
 
-test('legacy matmuls give ggml\'s inf/NaN where a weight scale is inf or NaN (decode takes its exact path)', async () => {
+test('legacy matmuls give ggml\'s inf/NaN where a weight scale is inf or NaN (decode takes its exact path; Q4_0 is not repacked)', async () => {
   const rand = rng(77);
   const k = 96, m = 16;
   for (const type of LEGACY_TYPES) {
@@ -531,8 +575,15 @@ test('legacy matmuls give ggml\'s inf/NaN where a weight scale is inf or NaN (de
     const x = quantize(act, randomRows(rand, 1, k));
     for (const v of KERNEL_VARIANTS) {
       const h = await harness(v);
-      const x8 = repack(h, type, w, m, k);
-      for (const [name, bytes] of [[type, w], [`${type}_x8`, x8]] as const) {
+      if (type === 'q4_0') {
+        // Its repacked kernels take every scale as finite: the matrix stays as it is, for the plain kernel.
+        const pw = h.alloc(w.length), tmp = h.alloc(4 * rb);
+        new Uint8Array(h.memory.buffer).set(w, pw);
+        assert.equal(h.k.repack_q4_0_x4(pw, tmp, m, rb), 0, `${v} q4_0 with an inf scale is not repacked`);
+        assert.deepEqual(h.u8(pw, w.length), w, `${v} q4_0 left as it was`);
+      }
+      const layouts: [string, Uint8Array][] = type === 'q4_0' ? [[type, w]] : [[type, w], [`${type}_x8`, repack(h, type, w, m, k)]];
+      for (const [name, bytes] of layouts) {
         const y = runMatmul(h, name, bytes, x, k, m, 1);
         for (let r = 0; r < m; r++) {
           const want = vecDot(info.id, w.subarray(r * rb, (r + 1) * rb), x, k);

@@ -157,11 +157,12 @@ const PLAN_SLACK = 1 << 20;
 
 /**
  * Rows per interleaved group, by type: the rows a decode kernel reads together (eight for the
- * 32-element block types, four for the K-quants), read by the *_x8 / *_x4 kernels.
+ * 32-element block types, four for the K-quants and Q4_0), read by the *_x8 / *_x4 kernels.
+ * Q4_0 interleaves its quant bytes too (repack_q4_0_x4); the others whole blocks (repack_rows).
  */
 const INTERLEAVE_GROUP: ReadonlyMap<GGMLTypeId, number> = new Map([
-  ...[GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0, GGMLType.IQ4_NL].map((t) => [t, 8] as const),
-  ...[GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.IQ4_XS].map((t) => [t, 4] as const),
+  ...[GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0, GGMLType.IQ4_NL].map((t) => [t, 8] as const),
+  ...[GGMLType.Q4_0, GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.IQ4_XS].map((t) => [t, 4] as const),
 ]);
 
 /** Whether a tensor loads interleaved: a block-type matrix (expert stacks keep the file's layout). */
@@ -328,7 +329,12 @@ export class CpuBackend implements Backend {
    */
   #interleave(shard: Shard, t: GGUFTensorInfo, tmp: number): void {
     const group = INTERLEAVE_GROUP.get(t.type)!;
-    shard.k.repack_rows(shard.weights.get(t.name)!, tmp, t.shape[1]!, rowBytes(t), typeInfo(t.type).typeSize, group);
+    const w = shard.weights.get(t.name)!;
+    if (t.type === GGMLType.Q4_0) {
+      // Refused (the matrix left as it is) where a scale is inf or NaN: the plain kernel then
+      // computes ggml's inf/NaN.
+      if (!shard.k.repack_q4_0_x4(w, tmp, t.shape[1]!, rowBytes(t))) return;
+    } else shard.k.repack_rows(w, tmp, t.shape[1]!, rowBytes(t), typeInfo(t.type).typeSize, group);
     this.#interleaved.set(t.name, group);
   }
 

@@ -14,8 +14,8 @@
  * runs disjoint sub-ranges in parallel (plan-runner.ts), and the kernels guarantee identical bits
  * for any split. A plan is plain data, so it travels to the workers by structured clone.
  */
-import { typeName, GGMLType, rowByteSize } from '../../quant/types.js';
-import { vecDotType } from '../../quant/index.js';
+import { typeName, rowByteSize } from '../../quant/types.js';
+import { activationFormat } from './activations.js';
 import { inputsOf, type Graph, type GraphNode, type NodeOf, type OpName, type WeightHandle } from '../graph.js';
 import type { KVCacheType } from '../backend.js';
 import type { ExpertMatrix, MoeStep } from './moe.js';
@@ -106,20 +106,15 @@ export interface PlanContext {
 const f32Bytes = (n: GraphNode) => n.rows * n.cols * 4;
 const lower = (type: number) => typeName(type).toLowerCase();
 
-/** The activation format a matmul over this weight needs, or undefined for plain f32. */
-export function activationType(w: WeightHandle): number | undefined {
-  return w.type === GGMLType.F32 ? undefined : vecDotType(w.type);
-}
-
 /** A 3-D expert tensor of nExpert matrices of `rows` x `k`, as the MoE step reads it. */
 function expertMatrix(w: WeightHandle, rows: number, k: number, ctx: PlanContext): ExpertMatrix {
-  const act = activationType(w);
+  const act = activationFormat(w.type);
   return {
     ptr: ctx.weightPtr(w),
     expertBytes: rows * rowByteSize(w.type, k),
     matmul: `matmul_${lower(w.type)}`,
-    quantize: act === undefined ? undefined : `quantize_${lower(act)}`,
-    inputRowBytes: act === undefined ? k * 4 : rowByteSize(act, k),
+    quantize: act && `quantize_${act.name}`,
+    inputRowBytes: act ? act.rowBytes(k) : k * 4,
   };
 }
 
@@ -167,7 +162,7 @@ interface Emitter {
   readonly positions: number;
   at(node: GraphNode): number;
   /** The quantized copy of a matmul input, made by the planner before its first reader. */
-  quantized(node: GraphNode, act: number): number;
+  quantized(node: GraphNode, format: string): number;
   /** Temporary scratch that lives only during the current node. */
   temp(bytes: number): number;
   call(fn: string, args: number[], relative: number[], options?: { split?: Split; patches?: [number, Patch][] }): void;
@@ -200,8 +195,8 @@ const LOWER: Lowering = {
   },
   matmul: (node, out, e) => {
     const w = node.weight;
-    const act = activationType(w);
-    const x = act === undefined ? e.at(node.x) : e.quantized(node.x, act);
+    const act = activationFormat(w.type);
+    const x = act ? e.quantized(node.x, act.name) : e.at(node.x);
     const m = node.cols;
     const group = e.ctx.interleaveGroup(w);
     e.call(`matmul_${lower(w.type)}${group ? `_x${group}` : ''}`, [e.ctx.weightPtr(w), x, out, node.x.cols, m, 0, m, node.rows], [1, 2], {
@@ -308,9 +303,8 @@ export function planGraph(graph: Graph, ctx: PlanContext, exports: readonly Grap
   graph.nodes.forEach((node, i) => {
     for (const input of inputsOf(node)) {
       lastUse.set(`${input.id}`, i);
-      if (node.op === 'matmul' && activationType(node.weight) !== undefined) {
-        lastUse.set(`${input.id}:${activationType(node.weight)}`, i);
-      }
+      const act = node.op === 'matmul' ? activationFormat(node.weight.type) : undefined;
+      if (act) lastUse.set(`${input.id}:${act.name}`, i);
     }
   });
   for (const node of exports) lastUse.delete(`${node.id}`);
@@ -334,7 +328,7 @@ export function planGraph(graph: Graph, ctx: PlanContext, exports: readonly Grap
     tokens: layout.place(n * 4),
     positions: layout.place(n * 4),
     at,
-    quantized: (node, act) => placed.get(`${node.id}:${act}`)!.at,
+    quantized: (node, format) => placed.get(`${node.id}:${format}`)!.at,
     temp: (bytes) => {
       const t = { at: layout.place(bytes), bytes };
       temps.push(t);
@@ -352,11 +346,11 @@ export function planGraph(graph: Graph, ctx: PlanContext, exports: readonly Grap
   graph.nodes.forEach((node, step) => {
     // Quantized copies of matmul inputs are made just before their first reader.
     if (node.op === 'matmul') {
-      const act = activationType(node.weight);
-      const key = `${node.x.id}:${act}`;
-      if (act !== undefined && !placed.has(key)) {
-        const q = place(key, node.x.rows * rowByteSize(act, node.x.cols));
-        emitter.call(`quantize_${lower(act)}`, [at(node.x), q, node.x.rows, node.x.cols], [0, 1]);
+      const act = activationFormat(node.weight.type);
+      const key = `${node.x.id}:${act?.name}`;
+      if (act && !placed.has(key)) {
+        const q = place(key, node.x.rows * act.rowBytes(node.x.cols));
+        emitter.call(`quantize_${act.name}`, [at(node.x), q, node.x.rows, node.x.cols], [0, 1]);
       }
     }
     if (node.op === 'attention') maxHeadDim = Math.max(maxHeadDim, node.params.headDim);

@@ -8,8 +8,9 @@
  *
  * Matmuls `matmul_<w>(w, x, y, k, m, row0, row1, nTokens)`: W has m rows of k elements of type
  * w (row r at w + r·rowBytes(w, k); k a multiple of the block size, any k for f32/f16/bf16);
- * x holds nTokens consecutive activation rows already in w's vec_dot type (`vecDotType` in
- * src/quant: q8_0, q8_1, q8_K, or the float type itself); y is f32 [nTokens][m]. Writes
+ * x holds nTokens consecutive activation rows already in w's input format (activations.ts:
+ * ggml's vec_dot type q8_0, q8_1, q8_K or the float type itself, q8_0s for q4_0); y is f32
+ * [nTokens][m]. Writes
  * y[t][r] for r in [row0, row1) and every t, as ggml's CPU vec_dot computes it. Each element
  * is written by exactly one call and computed in a fixed order, so any split of the row range,
  * either kernel build and any nTokens give bit-identical results.
@@ -22,10 +23,14 @@
  * in place (tmp: group·rowBytes of scratch) so that each group of rows holds block 0 of every
  * row, then block 1, ...; `matmul_<w>_x<group>` (same arguments and bits as matmul_<w>) and
  * `dequantize_rows_<w>_x<group>(w, ids, nIds, k, out, m)` read that layout: groups of 8 for
- * q4_0, q4_1, q5_0, q5_1, q8_0, iq4_nl, of 4 for the K-quants q2_k..q6_k, iq4_xs.
+ * q4_1, q5_0, q5_1, q8_0, iq4_nl, of 4 for the K-quants q2_k..q6_k, iq4_xs. Q4_0 has its own
+ * repacker, `repack_q4_0_x4(w, tmp, m, rowBytes)` (groups of 4 rows whose quant bytes interleave
+ * too; it returns 0 and leaves a matrix with an inf or NaN scale as it is), read by
+ * matmul_q4_0_x4 and dequantize_rows_q4_0_x4.
  */
 export interface QuantKernelExports {
   quantize_q8_0(x: number, out: number, nRows: number, rowLen: number): void;
+  quantize_q8_0s(x: number, out: number, nRows: number, rowLen: number): void;
   quantize_q8_1(x: number, out: number, nRows: number, rowLen: number): void;
   quantize_q8_k(x: number, out: number, nRows: number, rowLen: number): void;
   quantize_f16(x: number, out: number, nRows: number, rowLen: number): void;
@@ -48,13 +53,14 @@ export interface QuantKernelExports {
   matmul_iq4_xs(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
 
   repack_rows(w: number, tmp: number, m: number, rowBytes: number, blockBytes: number, group: number): void;
-  matmul_q4_0_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
+  repack_q4_0_x4(w: number, tmp: number, m: number, rowBytes: number): number;
+  matmul_q4_0_x4(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_q4_1_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_q5_0_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_q5_1_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_q8_0_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_iq4_nl_x8(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
-  dequantize_rows_q4_0_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
+  dequantize_rows_q4_0_x4(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
   dequantize_rows_q4_1_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
   dequantize_rows_q5_0_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;
   dequantize_rows_q5_1_x8(w: number, ids: number, nIds: number, k: number, out: number, m: number): void;

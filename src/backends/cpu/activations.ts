@@ -1,0 +1,27 @@
+/**
+ * The form in which each weight type's matmul kernels take their input rows on the CPU backend:
+ * ggml's vec_dot type (q8_0, q8_1, q8_K, or the float type), except Q4_0, whose kernels read
+ * q8_0s: q8_0 blocks each followed by two values the repacked Q4_0 loops would otherwise derive
+ * for every group of rows (kernels/quant/activations.ts, quantize_q8_0s).
+ */
+import { vecDotType } from '../../quant/index.js';
+import { GGMLType, rowByteSize, typeName, type GGMLTypeId } from '../../quant/types.js';
+
+export interface ActivationFormat {
+  /** Names the kernel that writes it, quantize_<name>. */
+  readonly name: string;
+  rowBytes(cols: number): number;
+}
+
+/** q8_0s: a q8_0 block (34 B), then Σq (i32) and d·2^112 (f32, d the block's f16 scale). */
+export const Q8_0S_BLOCK_BYTES = 42;
+
+const Q8_0S: ActivationFormat = { name: 'q8_0s', rowBytes: (cols) => (cols / 32) * Q8_0S_BLOCK_BYTES };
+
+/** The input format of a matmul over `type`, or undefined where the kernel reads f32 rows. */
+export function activationFormat(type: GGMLTypeId): ActivationFormat | undefined {
+  if (type === GGMLType.F32) return undefined;
+  if (type === GGMLType.Q4_0) return Q8_0S;
+  const act = vecDotType(type);
+  return { name: typeName(act).toLowerCase(), rowBytes: (cols) => rowByteSize(act, cols) };
+}
