@@ -17,7 +17,7 @@
  * file's read time and size plus the KV cache.
  */
 import { lastErrorLine, runNodeChild } from './child-process.js';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +27,26 @@ import { kvCacheBytes, SHAPES, syntheticModel, syntheticModelPath } from './synt
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const SRC = fileURLToPath(new URL('../src', import.meta.url));
+const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 
-/** The newest modification time of the files under `dir`. */
-function newestMtime(dir: string): number {
-  return Math.max(0, ...readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => statSync(`${e.parentPath}/${e.name}`).mtimeMs));
+/** The newest modification time of the files under `dir` whose names end with `suffix`. */
+function newestMtime(dir: string, suffix: string): number {
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith(suffix));
+  return Math.max(0, ...files.map((e) => statSync(`${e.parentPath}/${e.name}`).mtimeMs));
 }
-if (!existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(SRC)) throw new Error('dist/ is missing or older than src/: run `npm run build` first');
+/**
+ * Whether dist/ holds a build of the sources: its newest .js no older than the newest .ts (tsc
+ * rewrites only what changed), and the same generated kernels and worker script (asc leaves an
+ * unchanged output file untouched, so their times say nothing).
+ */
+function distIsCurrent(): boolean {
+  if (!existsSync(CLI) || newestMtime(DIST, '.js') < newestMtime(SRC, '.ts')) return false;
+  return readdirSync(`${SRC}/backends/cpu/wasm`).every((f) => {
+    const built = `${DIST}/backends/cpu/wasm/${f}`;
+    return existsSync(built) && readFileSync(built).equals(readFileSync(`${SRC}/backends/cpu/wasm/${f}`));
+  });
+}
+if (!distIsCurrent()) throw new Error('dist/ is missing or older than src/: run `npm run build` first');
 const NATIVE = fileURLToPath(new URL('./native-bench.ts', import.meta.url));
 
 const { values: v } = parseArgs({
