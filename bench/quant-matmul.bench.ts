@@ -20,9 +20,9 @@
  *   --shape MxK     weight rows × row length (K a multiple of 256 for the K-quants).
  *   --tokens N      prefill tokens (default 64).
  *
- * A block type with the suffix _x8 or _x4 (q4_0_x8, q4_K_x4, ...) times the kernels over weights
- * interleaved in groups of that many rows (repack_rows); against an earlier build without them,
- * its plain kernel.
+ * A block type with the suffix _x8 or _x4 (q8_0_x8, q4_K_x4, q4_0_x4, ...) times the kernels over
+ * weights interleaved in groups of that many rows (repack_rows; repack_q4_0_x4 for q4_0); against
+ * an earlier build without them, its plain kernel.
  *   --trials N      decode trials per build (default 31; prefill gets a fifth of them, at least 3).
  */
 import { readFileSync } from 'node:fs';
