@@ -35,30 +35,59 @@ const TOUCH_DISTANCE: usize = 4096;
 
 /**
  * Repacks the first m − m mod 4 rows (row_bytes each) in place, four at a time; tmp: scratch for
- * four rows. Returns 0 and changes nothing when a scale is inf or NaN (the kernels here assume
- * finite scales), else 1.
+ * four rows. Returns 0 and leaves the rows as they were when a scale is inf or NaN (the kernels
+ * here assume finite scales: the groups already repacked are put back), else 1.
  */
 export function repack_q4_0_x4(w: usize, tmp: usize, m: i32, row_bytes: i32): i32 {
   const rb = <usize>row_bytes, nb = row_bytes / <i32>BLOCK, m4 = m & ~3;
-  for (let r = 0; r < m4; r++) {
-    for (let b = 0; b < nb; b++) {
-      if ((load<u16>(w + <usize>r * rb + <usize>b * BLOCK) & 0x7c00) == 0x7c00) return 0;
-    }
-  }
   for (let g = 0; g < m4; g += 4) {
     const gw = w + <usize>g * rb;
     memory.copy(tmp, gw, 4 * rb);
-    let dst = gw;
+    let special = false;
+    for (let i: usize = 0; i < 4 * rb; i += BLOCK) special |= (load<u16>(tmp + i) & 0x7c00) == 0x7c00;
+    if (special) {
+      for (let h = 0; h < g; h += 4) unpack_group(w + <usize>h * rb, tmp, rb, nb);
+      return 0;
+    }
     for (let b = 0; b < nb; b++) {
-      const src = tmp + <usize>b * BLOCK;
+      const src = tmp + <usize>b * BLOCK, dst = gw + <usize>b * GROUP_BLOCK;
       for (let r: usize = 0; r < 4; r++) store<u16>(dst + (r << 1), load<u16>(src + r * rb));
-      for (let i: usize = 0; i < 4; i++) {
-        for (let r: usize = 0; r < 4; r++) store<u32>(dst + 8 + (i << 4) + (r << 2), load<u32>(src + r * rb + 2 + (i << 2)));
-      }
-      dst += GROUP_BLOCK;
+      const q0 = v128.load(src, 2), q1 = v128.load(src + rb, 2), q2 = v128.load(src + 2 * rb, 2), q3 = v128.load(src + 3 * rb, 2);
+      v128.store(dst, lane_column(q0, q1, q2, q3, 0), 8);
+      v128.store(dst, lane_column(q0, q1, q2, q3, 1), 24);
+      v128.store(dst, lane_column(q0, q1, q2, q3, 2), 40);
+      v128.store(dst, lane_column(q0, q1, q2, q3, 3), 56);
     }
   }
   return 1;
+}
+
+/** Puts a repacked group (gw, four rows of rb bytes) back in row order; tmp: scratch for it. */
+function unpack_group(gw: usize, tmp: usize, rb: usize, nb: i32): void {
+  memory.copy(tmp, gw, 4 * rb);
+  for (let b = 0; b < nb; b++) {
+    const src = tmp + <usize>b * GROUP_BLOCK, dst = gw + <usize>b * BLOCK;
+    for (let r: usize = 0; r < 4; r++) store<u16>(dst + r * rb, load<u16>(src + (r << 1)));
+    const v0 = v128.load(src, 8), v1 = v128.load(src, 24), v2 = v128.load(src, 40), v3 = v128.load(src, 56);
+    v128.store(dst, lane_column(v0, v1, v2, v3, 0), 2);
+    v128.store(dst + rb, lane_column(v0, v1, v2, v3, 1), 2);
+    v128.store(dst + 2 * rb, lane_column(v0, v1, v2, v3, 2), 2);
+    v128.store(dst + 3 * rb, lane_column(v0, v1, v2, v3, 3), 2);
+  }
+}
+
+/**
+ * Lane j of a, b, c and d (i32 lanes; j a constant): column j of the 4×4 matrix whose rows they
+ * are. Taking the four columns transposes it, which is its own inverse: four rows' quant bytes
+ * become a group block's vectors (vector i: bytes 4i..4i+3 of each row) and back.
+ */
+@inline function lane_column(a: v128, b: v128, c: v128, d: v128, j: i32): v128 {
+  if (j < 2) {
+    const ab = i32x4.shuffle(a, b, 0, 4, 1, 5), cd = i32x4.shuffle(c, d, 0, 4, 1, 5);
+    return j == 0 ? i32x4.shuffle(ab, cd, 0, 1, 4, 5) : i32x4.shuffle(ab, cd, 2, 3, 6, 7);
+  }
+  const ab = i32x4.shuffle(a, b, 2, 6, 3, 7), cd = i32x4.shuffle(c, d, 2, 6, 3, 7);
+  return j == 2 ? i32x4.shuffle(ab, cd, 0, 1, 4, 5) : i32x4.shuffle(ab, cd, 2, 3, 6, 7);
 }
 
 /** The four rows' scales of group block gb, unbiased (see halves4_unbiased in common.ts). */
@@ -167,14 +196,10 @@ export function repack_q4_0_x4(w: usize, tmp: usize, m: i32, row_bytes: i32): i3
     const ga = gw + <usize>b * GROUP_BLOCK, gb = ga + gbytes;
     const a0 = v128.load(ga, 8), a1 = v128.load(ga, 24), a2 = v128.load(ga, 40), a3 = v128.load(ga, 56);
     const b0 = v128.load(gb, 8), b1 = v128.load(gb, 24), b2 = v128.load(gb, 40), b3 = v128.load(gb, 56);
-    const ta0 = i32x4.shuffle(a0, a1, 0, 4, 1, 5), ta1 = i32x4.shuffle(a2, a3, 0, 4, 1, 5);
-    const ta2 = i32x4.shuffle(a0, a1, 2, 6, 3, 7), ta3 = i32x4.shuffle(a2, a3, 2, 6, 3, 7);
-    const tb0 = i32x4.shuffle(b0, b1, 0, 4, 1, 5), tb1 = i32x4.shuffle(b2, b3, 0, 4, 1, 5);
-    const tb2 = i32x4.shuffle(b0, b1, 2, 6, 3, 7), tb3 = i32x4.shuffle(b2, b3, 2, 6, 3, 7);
-    const ra0 = i32x4.shuffle(ta0, ta1, 0, 1, 4, 5), ra1 = i32x4.shuffle(ta0, ta1, 2, 3, 6, 7);
-    const ra2 = i32x4.shuffle(ta2, ta3, 0, 1, 4, 5), ra3 = i32x4.shuffle(ta2, ta3, 2, 3, 6, 7);
-    const rb0 = i32x4.shuffle(tb0, tb1, 0, 1, 4, 5), rb1 = i32x4.shuffle(tb0, tb1, 2, 3, 6, 7);
-    const rb2 = i32x4.shuffle(tb2, tb3, 0, 1, 4, 5), rb3 = i32x4.shuffle(tb2, tb3, 2, 3, 6, 7);
+    const ra0 = lane_column(a0, a1, a2, a3, 0), ra1 = lane_column(a0, a1, a2, a3, 1);
+    const ra2 = lane_column(a0, a1, a2, a3, 2), ra3 = lane_column(a0, a1, a2, a3, 3);
+    const rb0 = lane_column(b0, b1, b2, b3, 0), rb1 = lane_column(b0, b1, b2, b3, 1);
+    const rb2 = lane_column(b0, b1, b2, b3, 2), rb3 = lane_column(b0, b1, b2, b3, 3);
     wide8_tokens(
       Q4_0, xt + <usize>b * ACT, xs, yg, ys, n, exact_scales(ga), z, exact_scales(gb), z,
       v128.and(ra0, M), high_nibbles(ra0), v128.and(ra1, M), high_nibbles(ra1),

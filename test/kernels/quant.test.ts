@@ -576,11 +576,16 @@ test('legacy matmuls give ggml\'s inf/NaN where a weight scale is inf or NaN (de
     for (const v of KERNEL_VARIANTS) {
       const h = await harness(v);
       if (type === 'q4_0') {
-        // Its repacked kernels take every scale as finite: the matrix stays as it is, for the plain kernel.
-        const pw = h.alloc(w.length), tmp = h.alloc(4 * rb);
-        new Uint8Array(h.memory.buffer).set(w, pw);
-        assert.equal(h.k.repack_q4_0_x4(pw, tmp, m, rb), 0, `${v} q4_0 with an inf scale is not repacked`);
-        assert.deepEqual(h.u8(pw, w.length), w, `${v} q4_0 left as it was`);
+        // Its repacked kernels take every scale as finite: the matrix stays as it is, for the plain
+        // kernel, also where the first special scale comes after groups already repacked (row 12).
+        const late = randomWeights(rand, type, m, k);
+        new DataView(late.buffer).setUint16(12 * rb + 2 * info.typeSize, 0x7c00, true);
+        for (const [which, bytes] of [['inf in the first group', w], ['inf in the last group', late]] as const) {
+          const pw = h.alloc(bytes.length), tmp = h.alloc(4 * rb);
+          new Uint8Array(h.memory.buffer).set(bytes, pw);
+          assert.equal(h.k.repack_q4_0_x4(pw, tmp, m, rb), 0, `${v} q4_0, ${which}: not repacked`);
+          assert.deepEqual(h.u8(pw, bytes.length), bytes, `${v} q4_0, ${which}: left as it was`);
+        }
       }
       const layouts: [string, Uint8Array][] = type === 'q4_0' ? [[type, w]] : [[type, w], [`${type}_x8`, repack(h, type, w, m, k)]];
       for (const [name, bytes] of layouts) {
