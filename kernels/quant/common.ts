@@ -21,11 +21,25 @@ import { F16_BITS, F16_EXPONENT, F16_REBIAS_X4, NIBBLE_MASK, pooled } from '../s
 
 /** f16 scales at p0+off .. p3+off as f32x4 (see halfx4_s_to_f32x4 in shared/half.ts). */
 @inline export function halves4(p0: usize, p1: usize, p2: usize, p3: usize, off: usize): v128 {
+  return f16x4_to_f32x4(gather_halves4(p0, p1, p2, p3, off));
+}
+
+/** The f16 at p0+off .. p3+off in i16 lanes 0-3. */
+@inline function gather_halves4(p0: usize, p1: usize, p2: usize, p3: usize, off: usize): v128 {
   let v = v128.load16_splat(p0 + off);
   v = v128.load16_lane(p1 + off, v, 1);
   v = v128.load16_lane(p2 + off, v, 2);
-  v = v128.load16_lane(p3 + off, v, 3);
-  return halfx4_s_to_f32x4(i32x4.extend_low_i16x8_s(v));
+  return v128.load16_lane(p3 + off, v, 3);
+}
+
+/** The f16s in i16 lanes 0-3 of h as f32x4, exactly (see halfx4_s_to_f32x4). */
+@inline export function f16x4_to_f32x4(h: v128): v128 {
+  return halfx4_s_to_f32x4(i32x4.extend_low_i16x8_s(h));
+}
+
+/** The f16s in i16 lanes 0-3 of h with their bits in f32 position, not rebiased (see halves4_unbiased). */
+@inline export function f16x4_unbiased(h: v128): v128 {
+  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(h), 13), pooled(F16_BITS));
 }
 
 /**
@@ -37,11 +51,7 @@ import { F16_BITS, F16_EXPONENT, F16_REBIAS_X4, NIBBLE_MASK, pooled } from '../s
  * each result into scale_specials and take the exact path where it reports one.
  */
 @inline export function halves4_unbiased(p0: usize, p1: usize, p2: usize, p3: usize, off: usize): v128 {
-  let v = v128.load16_splat(p0 + off);
-  v = v128.load16_lane(p1 + off, v, 1);
-  v = v128.load16_lane(p2 + off, v, 2);
-  v = v128.load16_lane(p3 + off, v, 3);
-  return v128.and(i32x4.shl(i32x4.extend_low_i16x8_s(v), 13), pooled(F16_BITS));
+  return f16x4_unbiased(gather_halves4(p0, p1, p2, p3, off));
 }
 
 /** Running lane maximum of the f16 exponent fields of halves4_unbiased results. */
@@ -61,7 +71,7 @@ import { F16_BITS, F16_EXPONENT, F16_REBIAS_X4, NIBBLE_MASK, pooled } from '../s
 
 /** The f16 at p as f32 in every lane (see halfx4_s_to_f32x4). */
 @inline export function half_splat(p: usize): v128 {
-  return halfx4_s_to_f32x4(i32x4.extend_low_i16x8_s(v128.load16_splat(p)));
+  return f16x4_to_f32x4(v128.load16_splat(p));
 }
 
 /** Stores lane i of f32x4 `v` at p + 4i for i < n (n in 1..4: rows of a partial group). */
@@ -187,8 +197,11 @@ import { F16_BITS, F16_EXPONENT, F16_REBIAS_X4, NIBBLE_MASK, pooled } from '../s
   return i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 }
 
+/** Tokens per pass of a prefill loop (see tiled_rows in interleave.ts). */
+export const TOKEN_TILE = 128;
+
 /** Bytes ahead of the decode stream that touch_ahead reads. */
-const TOUCH_DISTANCE: usize = 4096;
+export const TOUCH_DISTANCE: usize = 4096;
 
 /** The last byte of this memory: touch_ahead's bound (the memory never grows while kernels run). */
 @inline export function memory_last(): usize {

@@ -1,6 +1,8 @@
 // Interleaved weights: the layout the *_x8 (legacy.ts) and *_x4 (kquants.ts) matmuls and row
 // dequantizers read, made in place at load; and the walks both layouts share.
 
+import { TOKEN_TILE } from './common';
+
 /**
  * A weight type's row kernel: rows [row0, row1) of W, `wrb` bytes apart with blocks `wbs` bytes
  * apart (w: row0's first block), times every token: the type's whole matmul but the layout.
@@ -27,9 +29,6 @@ export type RowKernel = (w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize,
     r = hi;
   }
 }
-
-/** Tokens per pass of a row kernel (see tiled_rows). */
-const TOKEN_TILE = 128;
 
 /**
  * A row kernel over n tokens, TOKEN_TILE at a time. A prefill kernel walks the weight blocks and,

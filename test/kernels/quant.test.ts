@@ -12,7 +12,7 @@ import {
   GGMLType, dequantize, f16BitsToF32, f32Bits, f32ToBF16Bits, f32ToF16Bits, quantize, rowByteSize, typeByName, vecDot,
   vecDotType,
 } from '../../src/quant/index.js';
-import { Q8_0S_BLOCK_BYTES } from '../../src/backends/cpu/activations.js';
+import { activationFormat, Q8_0S_BLOCK_BYTES } from '../../src/backends/cpu/activations.js';
 import { kernelHarness, type KernelHarness } from '../helpers/kernel-harness.js';
 import { SHARED, readF32, readJson } from '../helpers/shared.js';
 
@@ -85,7 +85,7 @@ function runMatmul(
   h: KernelHarness, type: string, w: Uint8Array, x: Uint8Array, k: number, m: number, n: number,
   ranges: [number, number][] = [[0, m]], misalign = 0,
 ): Float32Array {
-  if (type.startsWith('q4_0')) x = q8_0s(x);
+  if (activationFormat(typeByName(type.replace(/_x[48]$/, '')).id)?.name === 'q8_0s') x = q8_0s(x);
   const pw = h.alloc(w.length + misalign) + misalign, px = h.alloc(x.length + misalign) + misalign;
   new Uint8Array(h.memory.buffer).set(w, pw);
   new Uint8Array(h.memory.buffer).set(x, px);

@@ -10,10 +10,9 @@
  * w (row r at w + r·rowBytes(w, k); k a multiple of the block size, any k for f32/f16/bf16);
  * x holds nTokens consecutive activation rows already in w's input format (activations.ts:
  * ggml's vec_dot type q8_0, q8_1, q8_K or the float type itself, q8_0s for q4_0); y is f32
- * [nTokens][m]. Writes
- * y[t][r] for r in [row0, row1) and every t, as ggml's CPU vec_dot computes it. Each element
- * is written by exactly one call and computed in a fixed order, so any split of the row range,
- * either kernel build and any nTokens give bit-identical results.
+ * [nTokens][m]. Writes y[t][r] for r in [row0, row1) and every t, as ggml's CPU vec_dot
+ * computes it. Each element is written by exactly one call and computed in a fixed order, so any
+ * split of the row range, either kernel build and any nTokens give bit-identical results.
  *
  * Row dequantizers `dequantize_rows_<w>(w, ids, nIds, k, out)`: for i < nIds, out[i][:] (k f32)
  * = to_float of W's row ids[i] (ids: i32, each a valid row index: the host checks them),
