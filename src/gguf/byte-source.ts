@@ -49,7 +49,7 @@ export function checkRange(source: ByteSource, offset: number, length: number): 
 }
 
 /** The parts one after another, in one new array. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

@@ -336,6 +336,8 @@ class HeaderCursor {
   }
 
   async string(what: string): Promise<string> {
+    const buffered = this.#bufferedString();
+    if (buffered !== undefined) return buffered;
     await this.ensure(8);
     const len = this.u64();
     if (len > BigInt(Math.min(this.remaining, GGUF_LIMITS.maxStringBytes))) {
@@ -344,21 +346,37 @@ class HeaderCursor {
     }
     const n = Number(len);
     if (!this.has(n)) await this.ensure(n);
-    const at = this.#at(n);
-    return this.#decode(this.#buf.subarray(at, at + n));
+    return this.#decode(this.#at(n), n);
   }
 
-  #decode(bytes: Uint8Array): string {
+  /**
+   * The string at the cursor when its length and bytes are already buffered, read without an
+   * await; otherwise undefined, having read nothing (`string` then reads it, or says what is
+   * wrong). A vocabulary is tens of thousands of strings: a promise, a BigInt and a description
+   * for each made most of a model load's garbage.
+   */
+  #bufferedString(): string | undefined {
+    if (!this.has(8)) return undefined;
+    const at = this.pos - this.#bufStart;
+    const n = this.#view.getUint32(at, true);
+    if (this.#view.getUint32(at + 4, true) !== 0 || n > GGUF_LIMITS.maxStringBytes || !this.has(8 + n)) return undefined;
+    this.pos += 8 + n;
+    return this.#decode(at + 8, n);
+  }
+
+  /** The UTF-8 string in the buffer's `n` bytes from `at`. */
+  #decode(at: number, n: number): string {
+    const bytes = this.#buf.subarray(at, at + n);
     // Most keys and tokens are ASCII: skip the decoder for them.
-    if (bytes.length <= 64) {
+    if (n <= 64) {
       let ascii = true;
-      for (let i = 0; i < bytes.length; i++) {
+      for (let i = 0; i < n; i++) {
         if (bytes[i]! >= 0x80) {
           ascii = false;
           break;
         }
       }
-      if (ascii) return String.fromCharCode(...bytes);
+      if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
     }
     return this.#decoder.decode(bytes);
   }
@@ -420,7 +438,7 @@ class HeaderCursor {
     const items: (string | GGUFArray)[] = [];
     for (let i = 0; i < length; i++) {
       if (itemType === GGUFValueType.STRING) {
-        items.push(await this.string(`item ${i} of "${key}"`));
+        items.push(this.#bufferedString() ?? (await this.string(`item ${i} of "${key}"`)));
       } else {
         // Items of an array of arrays are bare arrays: item type, length, items (no type tag).
         items.push(await this.array(key, depth + 1));

@@ -7,6 +7,7 @@
  * from the same bytes instead of shipping a second file per build (see withSharedMemory).
  */
 import { WasmChordError } from '../../errors.js';
+import { concatBytes } from '../../gguf/byte-source.js';
 import { host } from '../../platform/host.js';
 import { kernelUrl } from './assets.js';
 import type { OpKernelExports } from './op-kernels.js';
@@ -105,8 +106,8 @@ export function withSharedMemory(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
           if (flags > 1) throw new Error('the kernel memory import is already shared or 64-bit');
           const [min, afterMin] = u32(p + 1);
           const limitsEnd = flags === 1 ? u32(afterMin)[1] : afterMin;
-          const contents = [...bytes.subarray(start, p), 0x03, ...leb(min), ...leb(MAX_MEMORY_PAGES), ...bytes.subarray(limitsEnd, end)];
-          return Uint8Array.from([...bytes.subarray(0, at), 2, ...leb(contents.length), ...contents, ...bytes.subarray(end)]);
+          const contents = concatBytes([bytes.subarray(start, p), Uint8Array.of(0x03, ...leb(min), ...leb(MAX_MEMORY_PAGES)), bytes.subarray(limitsEnd, end)]);
+          return concatBytes([bytes.subarray(0, at), Uint8Array.of(2, ...leb(contents.length)), contents, bytes.subarray(end)]);
         }
         // Function (type index), table (reftype + limits), global (type + mutability), tag.
         if (kind === 0) p = u32(p)[1];
