@@ -118,17 +118,25 @@ function expertMatrix(w: WeightHandle, rows: number, k: number, ctx: PlanContext
   };
 }
 
-/** First-fit placement of buffers inside the scratch block. */
+/**
+ * First-fit placement of buffers inside the scratch block. A free range that reaches the end of
+ * what is in use is given back to the end, so a buffer larger than every hole starts in the
+ * hole below the end instead of past it (TinyLlama, 128 tokens: 9.8 -> 7.8 MiB).
+ */
 class ScratchLayout {
   readonly #free: { at: number; bytes: number }[] = [];
+  /** End of the buffers in use. */
+  #end = 0;
+  /** The most `#end` has been: the block's size. */
   top = 0;
 
   place(bytes: number): number {
     const size = Math.ceil(bytes / 64) * 64;
     const i = this.#free.findIndex((f) => f.bytes >= size);
     if (i < 0) {
-      const at = this.top;
-      this.top += size;
+      const at = this.#end;
+      this.#end += size;
+      this.top = Math.max(this.top, this.#end);
       return at;
     }
     const f = this.#free[i]!;
@@ -151,8 +159,23 @@ class ScratchLayout {
         this.#free.splice(i + 1, 1);
       } else i++;
     }
+    const last = this.#free[this.#free.length - 1]!;
+    if (last.at + last.bytes === this.#end) {
+      this.#end = last.at;
+      this.#free.pop();
+    }
   }
 }
+
+/**
+ * The inputs an element-wise op (each output element from the inputs' same element alone) may
+ * write over when one dies at that op: the FFN's activation takes the gate's place, the
+ * largest buffer a prompt batch needs (TinyLlama, 128 tokens: 12.8 -> 10.1 MiB of scratch).
+ */
+const OVERWRITABLE: { readonly [K in OpName]?: (node: NodeOf<K>) => readonly GraphNode[] } = {
+  glu: (node) => [node.gate, node.up],
+  add: (node) => [node.a, node.b],
+};
 
 /** Where each planned buffer lives, and how to add calls. */
 interface Emitter {
@@ -300,11 +323,14 @@ export function planGraph(graph: Graph, ctx: PlanContext, exports: readonly Grap
   // The last step at which each node's value (or a quantized copy of it) is read, and, by step,
   // the buffers that become free after it.
   const lastUse = new Map<string, number>();
+  // A matmul that reads a quantized copy needs the f32 value only where the copy is made, at
+  // the first such reader.
   graph.nodes.forEach((node, i) => {
     for (const input of inputsOf(node)) {
-      lastUse.set(`${input.id}`, i);
       const act = node.op === 'matmul' ? activationFormat(node.weight.type) : undefined;
-      if (act) lastUse.set(`${input.id}:${act.name}`, i);
+      const copy = `${input.id}:${act?.name}`;
+      if (!act || !lastUse.has(copy)) lastUse.set(`${input.id}`, i);
+      if (act) lastUse.set(copy, i);
     }
   });
   for (const node of exports) lastUse.delete(`${node.id}`);
@@ -318,6 +344,21 @@ export function planGraph(graph: Graph, ctx: PlanContext, exports: readonly Grap
     return at;
   };
   const at = (node: GraphNode) => placed.get(`${node.id}`)!.at;
+  /** The place of an input `node` may write over (OVERWRITABLE), now `node`'s, or undefined. */
+  const overwrite = (node: GraphNode, step: number): number | undefined => {
+    const inputs = (OVERWRITABLE[node.op] as ((n: GraphNode) => readonly GraphNode[]) | undefined)?.(node) ?? [];
+    const dying = freedAfter[step]!;
+    for (const input of inputs) {
+      const key = `${input.id}`;
+      const p = placed.get(key)!;
+      const i = dying.indexOf(key);
+      if (i < 0 || p.bytes !== f32Bytes(node)) continue;
+      dying.splice(i, 1);
+      placed.set(`${node.id}`, p);
+      return p.at;
+    }
+    return undefined;
+  };
   let temps: { at: number; bytes: number }[] = [];
   let maxHeadDim = 0;
   let maxPositions = Infinity;
@@ -355,7 +396,7 @@ export function planGraph(graph: Graph, ctx: PlanContext, exports: readonly Grap
     }
     if (node.op === 'attention') maxHeadDim = Math.max(maxHeadDim, node.params.headDim);
     if (node.op === 'position_embed') maxPositions = Math.min(maxPositions, node.table.shape[1] ?? 1);
-    const out = place(`${node.id}`, f32Bytes(node));
+    const out = overwrite(node, step) ?? place(`${node.id}`, f32Bytes(node));
     (LOWER[node.op] as (n: GraphNode, out: number, e: Emitter) => void)(node, out, emitter);
     steps[steps.length - 1]!.completes = { node: node.id, offset: out };
     for (const t of temps) layout.release(t.at, t.bytes);
