@@ -5,6 +5,7 @@ export type { MemoryPlan, PlanBackend, PlanLimit, PlanOptions } from './runtime/
 export { ModelCache, type DownloadProgress, type ModelCacheOptions, type PullOptions, type StoreEntry } from './runtime/model-cache.js';
 export type { CreateSessionOptions, Model, ModelContext, ModelInfo, ModelSession } from './runtime/api.js';
 export type { GenerationResult, InferOptions, Prompt } from './runtime/session.js';
+export type { EvaluateOptions } from './engine/session.js';
 export type { ContextShift, GenerateOptions, GenerationStep, SamplerFunction, StopReason } from './engine/generate.js';
 export { Sampler, argmax, type SamplingOptions } from './engine/sampler.js';
 export {

@@ -64,6 +64,11 @@ export type NodeInspector = (node: GraphNode, values: Float32Array) => void;
 
 export interface RunOptions {
   inspect?: NodeInspector;
+  /**
+   * Where the output goes (exactly the graph output's length): run writes it there and returns
+   * it, instead of a new array each step (a 128K vocabulary's logits are 512 KiB a token).
+   */
+  output?: Float32Array;
 }
 
 /** What one run of a compiled graph needs besides the graph. */

@@ -6,6 +6,22 @@ import { WasmChordError } from '../errors.js';
 import { kvElementBytes, type Backend, type KVCacheSpec, type KVLayerData, type KVShift } from './backend.js';
 import type { Graph } from './graph.js';
 
+/** RunOptions.output, when given: a Float32Array of exactly the graph output's length (checked before the run). */
+export function checkRunOutput(graph: Graph, output: Float32Array | undefined): void {
+  if (output === undefined) return;
+  const n = graph.output.rows * graph.output.cols;
+  if (!(output instanceof Float32Array) || output.length !== n) {
+    throw new WasmChordError('INVALID_ARGUMENT', `output must be a Float32Array of ${n} floats, the graph's output`);
+  }
+}
+
+/** A run's result: `values` written into RunOptions.output when one was given, else `values` (a fresh array). */
+export function runResult(values: Float32Array, output: Float32Array | undefined): Float32Array {
+  if (!output) return values;
+  output.set(values);
+  return output;
+}
+
 /** A cache spec this backend can create: a KV type it supports, a positive whole context size. */
 export function checkKVSpec(spec: KVCacheSpec, backend: Backend): void {
   if (!backend.capabilities.kvTypes.includes(spec.type)) throw new WasmChordError('INVALID_ARGUMENT', `KV cache type ${String(spec.type)}`);

@@ -247,14 +247,15 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const model = await runtime.loadModel(location, { contextSize: benchContextSize(settings), batchSize: settings.batchSize, onProgress: progress.onProgress });
     const loadMs = performance.now() - t0;
     progress.done(loadMs);
-    let logits: Float32Array = new Float32Array(0);
+    // One array for every step's logits, as llama.cpp keeps one buffer.
+    const logits = new Float32Array(model.info.vocabSize);
     const target: BenchTarget = {
       reset: () => model.resetContext(),
       prompt: async (ids) => {
-        logits = await model.evaluate(ids);
+        await model.evaluate(ids, { output: logits });
       },
       decode: async (n) => {
-        for (let i = 0; i < n; i++) logits = await model.evaluate([argmax(logits)]);
+        for (let i = 0; i < n; i++) await model.evaluate([argmax(logits)], { output: logits });
       },
     };
     const records = await runBenchTests(target, settings, model.info.vocabSize, loadMs);

@@ -134,9 +134,12 @@ export async function* generate(
   // Plain greedy decoding needs only the logits' argmax: the backend chooses the tokens, in chains
   // (a GPU then reads back token ids, not logits).
   const greedy = sampler?.plainArgmax && !constraint && topLogprobs === undefined ? new GreedyChain(session, signal) : undefined;
+  // Our sampler reads each step's logits before the next: one array serves every step. A
+  // caller's sampler gets an array of its own each step, which it may keep.
+  const output = sampler && !greedy ? new Float32Array(vocab) : undefined;
   // The logits after `tokens`, or (greedy) the token they choose; `wanted`: tokens still to come, that one included.
   const evaluate = (tokens: readonly number[], wanted: number): Promise<Float32Array | number> =>
-    greedy ? greedy.next(tokens, wanted) : session.evaluate(tokens, { signal });
+    greedy ? greedy.next(tokens, wanted) : session.evaluate(tokens, { signal, output });
 
   // Keep the cached prefix; at least the last prompt token is evaluated, for its logits.
   let keep = 0;

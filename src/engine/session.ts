@@ -25,6 +25,8 @@ export interface EvaluateOptions {
   /** Return logits for every evaluated token ([n][vocab]) instead of only the last. */
   allLogits?: boolean;
   signal?: AbortSignal;
+  /** Where the logits go (vocab floats, n x vocab with allLogits), returned instead of a new array. */
+  output?: Float32Array;
 }
 
 /** The tokens a session holds and their KV cache entries (the layout of Backend.readKV). */
@@ -46,6 +48,8 @@ export class Session {
   // keep the backend's memory alive.
   #backend: Backend | undefined;
   #graphs: GraphCache | undefined;
+  /** The logits greedy steps compare (on backends without runArgmax): one array for every step. */
+  #argmaxLogits: Float32Array | undefined;
 
   constructor(
     backend: Backend,
@@ -107,11 +111,16 @@ export class Session {
         `allLogits for ${tokens.length} tokens would be ${tokens.length * vocab} floats; evaluate at most ${Math.floor(MAX_ALL_LOGITS / vocab)} tokens at a time`,
       );
     }
-    const all = options.allLogits ? new Float32Array(tokens.length * vocab) : undefined;
+    const length = options.allLogits ? tokens.length * vocab : vocab;
+    const { output } = options;
+    if (output !== undefined && !(output instanceof Float32Array && output.length === length)) {
+      throw new WasmChordError('INVALID_ARGUMENT', `output must be a Float32Array of ${length} floats${options.allLogits ? ` (${tokens.length} tokens x ${vocab})` : ''}`);
+    }
+    const all = options.allLogits ? (output ?? new Float32Array(length)) : undefined;
     let last: Float32Array | undefined;
     await this.#steps(tokens, options.signal, async (input, cache, start) => {
-      last = await this.backend.run(this.graphs.get(input.tokens.length, !!all), input, cache);
-      all?.set(last, start * vocab);
+      const n = input.tokens.length;
+      last = await this.backend.run(this.graphs.get(n, !!all), input, cache, { output: all ? all.subarray(start * vocab, (start + n) * vocab) : output });
     });
     return all ?? last!;
   }
@@ -141,7 +150,7 @@ export class Session {
         if (result.invalid) checkedArgmax(result.invalid);
         chosen = result.tokens;
       } else {
-        chosen = [checkedArgmax(await backend.run(graph, input, cache))];
+        chosen = [checkedArgmax(await backend.run(graph, input, cache, { output: (this.#argmaxLogits ??= new Float32Array(this.model.vocabSize)) }))];
       }
     });
     this.#tokens.push(...chosen.slice(0, -1));

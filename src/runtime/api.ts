@@ -6,6 +6,7 @@
 import type { GenerationStep } from '../engine/generate.js';
 import type { KVCacheType } from '../backends/backend.js';
 import type { ContextShift } from '../engine/generate.js';
+import type { EvaluateOptions } from '../engine/session.js';
 import type { DecodeOptions, Tokenizer } from '../tokenizer/index.js';
 import type { GGUFMetadata } from '../gguf/metadata.js';
 import type { GenerationResult, InferOptions, Prompt } from './session.js';
@@ -50,9 +51,11 @@ export interface ModelContext {
   generateStream(prompt: Prompt, options?: InferOptions): AsyncGenerator<GenerationStep, GenerationResult>;
   /**
    * Low level: appends tokens to the context and returns the logits after the last one (or
-   * after each of them, [n][vocab], with allLogits). Past the context size: CONTEXT_FULL.
+   * after each of them, [n][vocab], with allLogits). With `output` (a Float32Array of exactly
+   * that length) the logits are written there and it is returned: a loop of steps then makes no
+   * garbage (a new array each step is vocab x 4 bytes). Past the context size: CONTEXT_FULL.
    */
-  evaluate(tokens: readonly number[], options?: { allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array>;
+  evaluate(tokens: readonly number[], options?: EvaluateOptions): Promise<Float32Array>;
   /** The tokens currently held in the context (KV cache). */
   readonly contextTokens: readonly number[];
   /** Empties the context. */

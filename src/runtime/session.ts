@@ -13,7 +13,7 @@ import {
   type StopReason,
 } from '../engine/generate.js';
 import { SAMPLING_OPTION_KEYS } from '../engine/sampler.js';
-import type { Session } from '../engine/session.js';
+import type { EvaluateOptions, Session } from '../engine/session.js';
 import { decodeSessionState, encodeSessionState, type StateLayout } from '../engine/session-state.js';
 import type { ChatMessage } from '../chat/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -185,13 +185,14 @@ export class LocalSession implements ModelSession {
 
   /**
    * Low level: appends tokens to the context and returns the logits after the last one (or
-   * after each of them, [n][vocab], with allLogits). Past the context size: CONTEXT_FULL.
+   * after each of them, [n][vocab], with allLogits), in `output` when given. Past the context
+   * size: CONTEXT_FULL.
    */
-  async evaluate(tokens: readonly number[], options: { allLogits?: boolean; signal?: AbortSignal } = {}): Promise<Float32Array> {
+  async evaluate(tokens: readonly number[], options: EvaluateOptions = {}): Promise<Float32Array> {
     if (!Array.isArray(tokens) && !(ArrayBuffer.isView(tokens) && !(tokens instanceof DataView))) {
       throw new WasmChordError('INVALID_ARGUMENT', `evaluate takes an array of token ids (got ${describe(tokens)})`);
     }
-    checkKnownKeys('evaluate', options, ['allLogits', 'signal']);
+    checkKnownKeys('evaluate', options, ['allLogits', 'signal', 'output']);
     checkBoolean('allLogits', options.allLogits);
     checkSignal('signal', options.signal);
     const release = await this.#lock();

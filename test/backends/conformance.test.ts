@@ -327,6 +327,13 @@ async function misuse(backend: Backend): Promise<void> {
       tokens[2] = bad;
       await assert.rejects(backend.run(compiled, { ...input, tokens }, cache), code('INVALID_ARGUMENT'), `token id ${bad}`);
     }
+    const n = g.output.rows * g.output.cols;
+    await assert.rejects(backend.run(compiled, input, cache, { output: new Float32Array(n + 1) }), code('INVALID_ARGUMENT'), 'an output of the wrong length');
+    // An output array given receives the step's result, and is what run returns.
+    const fresh = await backend.run(compiled, input, backend.createKVCache(spec));
+    const output = new Float32Array(n).fill(NaN);
+    assert.equal(await backend.run(compiled, input, backend.createKVCache(spec), { output }), output);
+    assert.deepEqual(output, fresh);
     await assert.rejects(backend.readKV(cache, spec.contextSize + 1), code('INVALID_ARGUMENT'));
     assert.throws(() => backend.writeKV(cache, 1, [{ keys: new Uint8Array(3), values: new Uint8Array(3) }]), code('INVALID_ARGUMENT'));
     await assert.rejects(backend.shiftKV(cache, { keep: 0, discard: 1, used: 2 }), code('INVALID_ARGUMENT'), 'a shift without RoPE');

@@ -107,10 +107,11 @@ for (const backend of ['cpu', 'reference', 'webgpu'] as const) for (const entry 
 
       test(`${name}: teacher forcing over 64 steps`, async (t) => {
         await model.resetContext();
-        let logits = await model.evaluate(ref.prompt_tokens);
+        // One array for every step's logits (evaluate's `output`), as a decoding loop keeps one.
+        const logits = await model.evaluate(ref.prompt_tokens, { output: new Float32Array(model.info.vocabSize) });
         let worst = 0;
         for (let step = 0; step < 64; step++) {
-          if (step > 0) logits = await model.evaluate([ref.generated_tokens[step - 1]!]);
+          if (step > 0) await model.evaluate([ref.generated_tokens[step - 1]!], { output: logits });
           checkToken(argmax(logits), ref, step, bound, 'teacher-forced');
           const recorded = ref.topk.find((r) => r.step === step);
           for (const [id, value] of recorded?.top ?? []) worst = Math.max(worst, Math.abs(logits[id]! - value));

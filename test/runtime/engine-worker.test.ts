@@ -95,6 +95,29 @@ describe('engine in a worker (Node)', () => {
     await session.dispose();
   });
 
+  it('writes the logits into an output array given, after checking its length, in both engines', async () => {
+    const tokens = model.tokenize(PROMPT);
+    const vocab = model.info.vocabSize;
+    for (const m of [model, localModel]) {
+      await m.resetContext();
+      const expected = await m.evaluate(tokens);
+      await m.resetContext();
+      const output = new Float32Array(vocab);
+      assert.equal(await m.evaluate(tokens, { output }), output);
+      assert.deepEqual(output, expected);
+      // allLogits: the last row is the same step's logits.
+      await m.resetContext();
+      const all = new Float32Array(tokens.length * vocab);
+      assert.equal(await m.evaluate(tokens, { allLogits: true, output: all }), all);
+      assert.deepEqual(all.subarray((tokens.length - 1) * vocab), expected);
+      // A wrong length is refused before anything runs: the context is as it was.
+      const before = m.contextTokens;
+      await assert.rejects(m.evaluate([tokens[0]!], { output: new Float32Array(vocab - 1) }), (e) => lib.isWasmChordError(e, 'INVALID_ARGUMENT'));
+      await assert.rejects(m.evaluate(tokens, { allLogits: true, output: new Float32Array(vocab) }), (e) => lib.isWasmChordError(e, 'INVALID_ARGUMENT'));
+      assert.deepEqual(m.contextTokens, before);
+    }
+  });
+
   it('runs sessions side by side, each as it would alone', async () => {
     const [a, b] = await Promise.all([model.createSession({ contextSize: 256 }), model.createSession()]);
     assert.equal(a.contextSize, 256);

@@ -34,7 +34,7 @@ import {
 import { isVectorShape, weightsOf, type Graph, type GraphNode, type WeightHandle } from '../graph.js';
 import { checkNumber } from '../../validate.js';
 import { formatBytes } from '../../format.js';
-import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
+import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkRunOutput, checkSupported } from '../contract-checks.js';
 import { WasmArena } from './arena.js';
 import {
   instantiateKernels,
@@ -430,6 +430,7 @@ export class CpuBackend implements Backend {
     const { graph } = compiled;
     const { tokens, pos0 } = input;
     if (tokens.length !== graph.nTokens) throw new WasmChordError('INVALID_ARGUMENT', `${tokens.length} tokens for a graph of ${graph.nTokens}`);
+    checkRunOutput(graph, options.output);
     for (const t of tokens) {
       if (!(t >= 0 && t < compiled.tokenLimit)) throw new WasmChordError('INVALID_ARGUMENT', `token id ${t} is outside the embedding table (0..${compiled.tokenLimit - 1})`);
     }
@@ -488,7 +489,10 @@ export class CpuBackend implements Backend {
           }
         }
         for (const v of plan.exports) crossing.set(v.node, arena.bytes(base + v.offset, v.bytes).slice());
-        if (plan.outputNode === graph.output.id) output = arena.f32(base + plan.outputOffset, plan.outputLength).slice();
+        if (plan.outputNode === graph.output.id) {
+          output = options.output ?? new Float32Array(plan.outputLength);
+          output.set(arena.f32(base + plan.outputOffset, plan.outputLength));
+        }
       }
       return output!;
     });

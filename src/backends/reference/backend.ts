@@ -23,7 +23,7 @@ import {
   type Support,
 } from '../backend.js';
 import { weightsOf, type Graph, type GraphNode, type NodeOf, type OpName, type WeightHandle } from '../graph.js';
-import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
+import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkRunOutput, checkSupported, runResult } from '../contract-checks.js';
 import { REFERENCE_OPS, rotateHead, type OpContext, type OpFunction, type ReferenceKVLayer } from './ops.js';
 
 export interface EvaluateOptions {
@@ -149,13 +149,14 @@ export class ReferenceBackend implements Backend {
     }
     const { graph } = compiled;
     if (input.tokens.length !== graph.nTokens) throw new WasmChordError('INVALID_ARGUMENT', `${input.tokens.length} tokens for a graph of ${graph.nTokens}`);
+    checkRunOutput(graph, options.output);
     const values = new Map<number, Float32Array>();
     for (const node of graph.nodes) {
       const y = this.evaluate(node, (n) => values.get(n.id)!, input, cache);
       values.set(node.id, y);
       options.inspect?.(node, y.slice());
     }
-    return values.get(graph.output.id)!.slice();
+    return runResult(values.get(graph.output.id)!.slice(), options.output);
   }
 
   /**

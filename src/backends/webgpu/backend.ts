@@ -24,12 +24,13 @@ import {
   type KVLayerData,
   type KVShift,
   type LoadWeightsOptions,
+  type NodeInspector,
   type RunOptions,
   type StepInput,
   type Support,
 } from '../backend.js';
 import { inputsOf, isVectorShape, weightsOf, type Graph, type GraphNode, type NodeOf, type RopeParams, type WeightHandle } from '../graph.js';
-import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkSupported } from '../contract-checks.js';
+import { checkKVCount, checkKVData, checkKVShift, checkKVSpec, checkRunOutput, checkSupported, runResult } from '../contract-checks.js';
 import { shiftLayerData } from '../kv-shift.js';
 import { runCanary } from './canary.js';
 import { WGSL_DEQUANT_TYPES } from './dequant-wgsl.js';
@@ -464,7 +465,12 @@ export class WebGPUBackend implements Backend {
 
   async run(compiled: CompiledGraph, input: StepInput, cache: KVCacheHandle, options: RunOptions = {}): Promise<Float32Array> {
     const { graph, c } = this.#checkStep(compiled, input, cache);
-    const { inspect } = options;
+    checkRunOutput(graph.graph, options.output);
+    return runResult(await this.#runValues(graph, input, c, options.inspect), options.output);
+  }
+
+  /** The step's output, read back (with `inspect`, after every node's). */
+  async #runValues(graph: GpuCompiledGraph, input: StepInput, c: GpuKVCache, inspect: NodeInspector | undefined): Promise<Float32Array> {
     if (!inspect) return this.#serial(() => this.#runLogits(graph, input, c));
     // Debugging: the graph without fusions (every node's output exists), a submit and a read-back per node.
     const unfused = graph.fused ? (graph.unfused ??= this.#compile(graph.graph, false)) : graph;

@@ -11,6 +11,7 @@ import { host } from '../../platform/host.js';
 import type { WorkerHandle } from '../../platform/host-types.js';
 import { Tokenizer, type DecodeOptions } from '../../tokenizer/index.js';
 import type { GenerationStep } from '../../engine/generate.js';
+import type { EvaluateOptions } from '../../engine/session.js';
 import type { CreateSessionOptions, Model, ModelContext, ModelInfo, ModelSession } from '../api.js';
 import type { LoadModelOptions, ModelSource } from '../load-model.js';
 import { ModelText } from '../model-text.js';
@@ -198,9 +199,13 @@ class WorkerContext implements ModelContext {
     }
   }
 
-  async evaluate(tokens: readonly number[], options?: { allLogits?: boolean; signal?: AbortSignal }): Promise<Float32Array> {
+  async evaluate(tokens: readonly number[], options?: EvaluateOptions): Promise<Float32Array> {
     const { signal, ...rest } = options ?? {};
-    return (await this.call('evaluate', [tokens, rest], signal)) as Float32Array;
+    // `output` crosses as a copy, checked there before anything runs; the logits come back into it.
+    const logits = (await this.call('evaluate', [tokens, rest], signal)) as Float32Array;
+    if (!rest.output) return logits;
+    rest.output.set(logits);
+    return rest.output;
   }
 
   async resetContext(): Promise<void> {
