@@ -182,6 +182,26 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
   return f32x4.add(t, f32x4.mul(mn, sx));
 }
 
+/** The unbiased scales (halves4_unbiased) of four rows' blocks at wb0, wrb bytes apart. */
+@inline function scales4(wb0: usize, wrb: usize): v128 {
+  return halves4_unbiased(wb0, wb0 + wrb, wb0 + 2 * wrb, wb0 + 3 * wrb, 0);
+}
+
+/**
+ * Four rows' term of weight block wb0 (rows wrb bytes apart) against a prepared activation
+ * block, d their scales (halves4_unbiased; the caller checks them for inf and NaN).
+ */
+@inline function rows4_term(
+  kind: i32, wb0: usize, wrb: usize, d: v128, a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128, osum: v128, dx: v128, sx: v128,
+): v128 {
+  const wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
+  const isum = group_isum(
+    kind, codes_lo(kind, wb0), codes_hi(kind, wb0), codes_lo(kind, wb1), codes_hi(kind, wb1),
+    codes_lo(kind, wb2), codes_hi(kind, wb2), codes_lo(kind, wb3), codes_hi(kind, wb3), a0, a1, corr, A0, A1, A2, A3, osum,
+  );
+  return block_term(kind, isum, d, has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : f32x4.splat(0), dx, sx);
+}
+
 /**
  * Decode path: 8 whole rows (w0, then every wrb bytes) times one token, two f32x4 accumulators.
  * The activation block is loaded and prepared once for all 8 rows, its scale carrying the 2^112
@@ -203,22 +223,11 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
     const osum = act_offset_sum(kind, A0, A1, A2, A3);
     const dx = rebiased_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
-    const wb0 = w0 + <usize>b * wbs, wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
-    const isumA = group_isum(
-      kind, codes_lo(kind, wb0), codes_hi(kind, wb0), codes_lo(kind, wb1), codes_hi(kind, wb1),
-      codes_lo(kind, wb2), codes_hi(kind, wb2), codes_lo(kind, wb3), codes_hi(kind, wb3), a0, a1, corr, A0, A1, A2, A3, osum,
-    );
-    const dA = halves4_unbiased(wb0, wb1, wb2, wb3, 0);
-    specials = scale_specials(specials, dA);
-    sA = f32x4.add(sA, block_term(kind, isumA, dA, has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z, dx, sx));
-    const wb4 = wb3 + wrb, wb5 = wb4 + wrb, wb6 = wb5 + wrb, wb7 = wb6 + wrb;
-    const isumB = group_isum(
-      kind, codes_lo(kind, wb4), codes_hi(kind, wb4), codes_lo(kind, wb5), codes_hi(kind, wb5),
-      codes_lo(kind, wb6), codes_hi(kind, wb6), codes_lo(kind, wb7), codes_hi(kind, wb7), a0, a1, corr, A0, A1, A2, A3, osum,
-    );
-    const dB = halves4_unbiased(wb4, wb5, wb6, wb7, 0);
-    specials = scale_specials(specials, dB);
-    sB = f32x4.add(sB, block_term(kind, isumB, dB, has_min(kind) ? halves4(wb4, wb5, wb6, wb7, 2) : z, dx, sx));
+    const wb0 = w0 + <usize>b * wbs, wb4 = wb0 + 4 * wrb;
+    const dA = scales4(wb0, wrb), dB = scales4(wb4, wrb);
+    specials = scale_specials(scale_specials(specials, dA), dB);
+    sA = f32x4.add(sA, rows4_term(kind, wb0, wrb, dA, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    sB = f32x4.add(sB, rows4_term(kind, wb4, wrb, dB, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
   }
   if (has_special(specials)) {
     const w4 = w0 + 4 * wrb;
@@ -228,6 +237,70 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
   }
   v128.store(yt, sA);
   v128.store(yt, sB, 16);
+}
+
+/**
+ * Decode over rows interleaved eight at a time: four whole groups `step` bytes apart (their y
+ * ystep bytes apart), walked side by side as four streams through memory (legacy_decode_x8 in
+ * legacy-kernels.ts says why), sharing each activation block's preparation. Each row's sum is
+ * formed as in legacy_group8, which takes the four groups again, exactly, when a scale is inf or
+ * NaN. Eight streams made a function binaryen took over ten minutes to optimise.
+ */
+@inline export function legacy_groups8_side(kind: i32, w0: usize, step: usize, wrb: usize, wbs: usize, xt: usize, nb: i32, yt: usize, ystep: usize): void {
+  const xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
+  const z = f32x4.splat(0);
+  let specials = z, lo0 = z, hi0 = z, lo1 = z, hi1 = z, lo2 = z, hi2 = z, lo3 = z, hi3 = z;
+  const last = memory_last();
+  for (let b = 0; b < nb; b++) {
+    const w = w0 + <usize>b * wbs;
+    touch_ahead(w, wbs, last);
+    touch_ahead(w + 1 * step, wbs, last);
+    touch_ahead(w + 2 * step, wbs, last);
+    touch_ahead(w + 3 * step, wbs, last);
+    const xb = xt + <usize>b * xbytes;
+    const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
+    const corr = act_corr(kind, a0, a1);
+    const rp = relaxed_path(kind);
+    const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
+    const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
+    const osum = act_offset_sum(kind, A0, A1, A2, A3);
+    const dx = rebiased_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
+    const p0 = w, q0 = p0 + 4 * wrb;
+    const d0 = scales4(p0, wrb), e0 = scales4(q0, wrb);
+    specials = scale_specials(scale_specials(specials, d0), e0);
+    lo0 = f32x4.add(lo0, rows4_term(kind, p0, wrb, d0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi0 = f32x4.add(hi0, rows4_term(kind, q0, wrb, e0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    const p1 = w + 1 * step, q1 = p1 + 4 * wrb;
+    const d1 = scales4(p1, wrb), e1 = scales4(q1, wrb);
+    specials = scale_specials(scale_specials(specials, d1), e1);
+    lo1 = f32x4.add(lo1, rows4_term(kind, p1, wrb, d1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi1 = f32x4.add(hi1, rows4_term(kind, q1, wrb, e1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    const p2 = w + 2 * step, q2 = p2 + 4 * wrb;
+    const d2 = scales4(p2, wrb), e2 = scales4(q2, wrb);
+    specials = scale_specials(scale_specials(specials, d2), e2);
+    lo2 = f32x4.add(lo2, rows4_term(kind, p2, wrb, d2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi2 = f32x4.add(hi2, rows4_term(kind, q2, wrb, e2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    const p3 = w + 3 * step, q3 = p3 + 4 * wrb;
+    const d3 = scales4(p3, wrb), e3 = scales4(q3, wrb);
+    specials = scale_specials(scale_specials(specials, d3), e3);
+    lo3 = f32x4.add(lo3, rows4_term(kind, p3, wrb, d3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi3 = f32x4.add(hi3, rows4_term(kind, q3, wrb, e3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+  }
+  if (has_special(specials)) {
+    legacy_group8(kind, w0, wrb, wbs, xt, nb, yt);
+    legacy_group8(kind, w0 + 1 * step, wrb, wbs, xt, nb, yt + 1 * ystep);
+    legacy_group8(kind, w0 + 2 * step, wrb, wbs, xt, nb, yt + 2 * ystep);
+    legacy_group8(kind, w0 + 3 * step, wrb, wbs, xt, nb, yt + 3 * ystep);
+    return;
+  }
+  v128.store(yt, lo0);
+  v128.store(yt, hi0, 16);
+  v128.store(yt + 1 * ystep, lo1);
+  v128.store(yt + 1 * ystep, hi1, 16);
+  v128.store(yt + 2 * ystep, lo2);
+  v128.store(yt + 2 * ystep, hi2, 16);
+  v128.store(yt + 3 * ystep, lo3);
+  v128.store(yt + 3 * ystep, hi3, 16);
 }
 
 /**
