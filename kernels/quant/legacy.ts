@@ -254,7 +254,7 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
   for (let b = 0; b < nb; b++) {
     const w = w0 + <usize>b * wbs;
     touch_ahead(w, wbs, last);
-    touch_ahead(w + 1 * step, wbs, last);
+    touch_ahead(w + step, wbs, last);
     touch_ahead(w + 2 * step, wbs, last);
     touch_ahead(w + 3 * step, wbs, last);
     const xb = xt + <usize>b * xbytes;
@@ -270,7 +270,7 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     specials = scale_specials(scale_specials(specials, d0), e0);
     lo0 = f32x4.add(lo0, rows4_term(kind, p0, wrb, d0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
     hi0 = f32x4.add(hi0, rows4_term(kind, q0, wrb, e0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    const p1 = w + 1 * step, q1 = p1 + 4 * wrb;
+    const p1 = w + step, q1 = p1 + 4 * wrb;
     const d1 = scales4(p1, wrb), e1 = scales4(q1, wrb);
     specials = scale_specials(scale_specials(specials, d1), e1);
     lo1 = f32x4.add(lo1, rows4_term(kind, p1, wrb, d1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
@@ -288,15 +288,15 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
   }
   if (has_special(specials)) {
     legacy_group8(kind, w0, wrb, wbs, xt, nb, yt);
-    legacy_group8(kind, w0 + 1 * step, wrb, wbs, xt, nb, yt + 1 * ystep);
+    legacy_group8(kind, w0 + step, wrb, wbs, xt, nb, yt + ystep);
     legacy_group8(kind, w0 + 2 * step, wrb, wbs, xt, nb, yt + 2 * ystep);
     legacy_group8(kind, w0 + 3 * step, wrb, wbs, xt, nb, yt + 3 * ystep);
     return;
   }
   v128.store(yt, lo0);
   v128.store(yt, hi0, 16);
-  v128.store(yt + 1 * ystep, lo1);
-  v128.store(yt + 1 * ystep, hi1, 16);
+  v128.store(yt + ystep, lo1);
+  v128.store(yt + ystep, hi1, 16);
   v128.store(yt + 2 * ystep, lo2);
   v128.store(yt + 2 * ystep, hi2, 16);
   v128.store(yt + 3 * ystep, lo3);

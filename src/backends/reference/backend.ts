@@ -156,7 +156,8 @@ export class ReferenceBackend implements Backend {
       values.set(node.id, y);
       options.inspect?.(node, y.slice());
     }
-    return runResult(values.get(graph.output.id)!.slice(), options.output);
+    const output = values.get(graph.output.id)!;
+    return runResult(options.output ? output : output.slice(), options.output);
   }
 
   /**
