@@ -20,16 +20,27 @@
 // call in a fixed order, so any split of the heads gives the same bits. Each concurrent call
 // needs its own scratch of attention_scratch_bytes(pos0 + n_tokens, head_dim) bytes.
 import {
-  exp_sum, f32_to_f16_row, hsum, load_f16, load_f16x4, madd, round_f16_row, round_f16x4, scale_in_place,
+  exp_sum, f16_to_f32_row, f32_to_f16_row, hsum, load_f16, load_f16x4, madd, round_f16_row, round_f16x4, scale_in_place,
 } from './simd';
 
 /** Query rows (heads of one token sharing a KV head) processed together, each K/V row read once for all. */
 // @ts-ignore: decorator
 @inline const BLOCK = 4;
 
-/** Scratch bytes one attention call needs: for each of 4 query rows, n_kv scores (padded to 16 bytes) and a q row. */
+/**
+ * Key/value rows a prompt step (more than one token) over an f16 cache widens to f32 once per
+ * KV head, beyond which it reads the cache as it is: the f16 -> f32 conversion, repeated for
+ * every block of query rows, was a third of a TinyLlama prompt step's attention.
+ */
+// @ts-ignore: decorator
+@inline const WIDENED_ROWS = 2048;
+
+/**
+ * Scratch bytes one attention call needs: for each of 4 query rows, n_kv scores (padded to 16
+ * bytes) and a q row; then room for up to WIDENED_ROWS K and V rows as f32.
+ */
 export function attention_scratch_bytes(n_kv: i32, head_dim: i32): i32 {
-  return BLOCK * (((n_kv * 4 + 15) & ~15) + head_dim * 4);
+  return BLOCK * (((n_kv * 4 + 15) & ~15) + head_dim * 4) + 2 * min(n_kv, WIDENED_ROWS) * head_dim * 4;
 }
 
 export function attention_f32kv(
@@ -77,10 +88,15 @@ export function kv_store_f16(
   }
 }
 
-// Query heads sharing a KV head are processed in blocks of BLOCK rows that read each K and V
-// row once. Every row's arithmetic is the same sequence of operations whether it runs in a block
-// or alone (dot4/dot1 and weighted4/weighted1 mirror each other lane by lane), which keeps the
-// output independent of how the host splits the heads.
+/** The first key token p sees: 0, or the start of its sliding window. */
+// @ts-ignore: decorator
+@inline function first_key(p: i32, n_swa: i32): i32 {
+  return n_swa > 0 && p - n_swa + 1 > 0 ? p - n_swa + 1 : 0;
+}
+
+// A prompt step over an f16 cache takes the KV heads one at a time and widens the rows its
+// tokens read to f32 first (exact, so the bits do not change); a decode step, and a step that
+// reads more than WIDENED_ROWS rows, read the f16 rows directly.
 // @ts-ignore: decorator
 @inline function attention(
   f16: bool, q: usize, k_cache: usize, v_cache: usize, out: usize, scratch: usize,
@@ -88,14 +104,44 @@ export function kv_store_f16(
   scale: f32, n_swa: i32, softcap: f32, head0: i32, head1: i32,
 ): void {
   const group = n_head / n_kv_head;
-  const rowBytes = <usize>head_dim << (f16 ? 1 : 2);
-  const headBytes = <usize>kv_stride * rowBytes;
+  const first = first_key(pos0, n_swa), rows = pos0 + n_tokens - first;
+  if (!f16 || n_tokens == 1 || rows > WIDENED_ROWS) {
+    const rowBytes = <usize>head_dim << (f16 ? 1 : 2);
+    query_rows(f16, f16, q, k_cache, v_cache, rowBytes, <usize>kv_stride * rowBytes, out, scratch, n_tokens, pos0, n_head, group, head_dim, scale, n_swa, softcap, head0, head1);
+    return;
+  }
+  const scoreBytes = (<usize>(pos0 + n_tokens) * 4 + 15) & ~<usize>15;
+  const kw = scratch + <usize>BLOCK * (scoreBytes + (<usize>head_dim << 2)), vw = kw + (<usize>(rows * head_dim) << 2);
+  const rowBytes = <usize>head_dim << 2, halfBytes = <usize>head_dim << 1;
+  for (let kvh = head0 / group; kvh * group < head1; kvh++) {
+    const src = (<usize>kvh * <usize>kv_stride + <usize>first) * halfBytes;
+    f16_to_f32_row(k_cache + src, kw, rows * head_dim);
+    f16_to_f32_row(v_cache + src, vw, rows * head_dim);
+    // Row j of this head's widened K is at kw + (j - first) * rowBytes (as in the cache, head 0's rows).
+    const k0 = kw - <usize>first * rowBytes, v0 = vw - <usize>first * rowBytes;
+    query_rows(true, false, q, k0, v0, rowBytes, 0, out, scratch, n_tokens, pos0, n_head, group, head_dim, scale, n_swa, softcap,
+      max(head0, kvh * group), min(head1, (kvh + 1) * group));
+  }
+}
+
+// Query heads sharing a KV head are processed in blocks of BLOCK rows that read each K and V
+// row once. Every row's arithmetic is the same sequence of operations whether it runs in a block
+// or alone (dot4/dot1 and weighted4/weighted1 mirror each other lane by lane), which keeps the
+// output independent of how the host splits the heads. `f16`: the f16 cache's arithmetic (q and
+// the weights rounded to f16); `half`: whether the K/V rows (rowBytes apart, KV heads headBytes
+// apart) hold f16 or f32.
+// @ts-ignore: decorator
+@inline function query_rows(
+  f16: bool, half: bool, q: usize, k_cache: usize, v_cache: usize, rowBytes: usize, headBytes: usize, out: usize, scratch: usize,
+  n_tokens: i32, pos0: i32, n_head: i32, group: i32, head_dim: i32,
+  scale: f32, n_swa: i32, softcap: f32, head0: i32, head1: i32,
+): void {
   const qBytes = <usize>head_dim << 2;
   const scoreBytes = (<usize>(pos0 + n_tokens) * 4 + 15) & ~<usize>15;
   const qh = scratch + <usize>BLOCK * scoreBytes;
   for (let t = 0; t < n_tokens; t++) {
     const p = pos0 + t;
-    const j0 = n_swa > 0 && p - n_swa + 1 > 0 ? p - n_swa + 1 : 0;
+    const j0 = first_key(p, n_swa);
     const nk = p - j0 + 1;
     let h = head0;
     while (h < head1) {
@@ -114,12 +160,12 @@ export function kv_store_f16(
       for (let j = 0; j < nk; j++) {
         const kr = kb + <usize>j * rowBytes;
         const dst = scratch + (<usize>j << 2);
-        if (nb == BLOCK) dot4(f16, qb, qBytes, kr, head_dim, dst, scoreBytes);
-        else for (let r = 0; r < nb; r++) store<f32>(dst + <usize>r * scoreBytes, dot1(f16, qb + <usize>r * qBytes, kr, head_dim));
+        if (nb == BLOCK) dot4(half, qb, qBytes, kr, head_dim, dst, scoreBytes);
+        else for (let r = 0; r < nb; r++) store<f32>(dst + <usize>r * scoreBytes, dot1(half, qb + <usize>r * qBytes, kr, head_dim));
       }
       for (let r = 0; r < nb; r++) softmax_scores(f16, scratch + <usize>r * scoreBytes, nk, scale, softcap);
-      if (nb == BLOCK) weighted4(f16, scratch, scoreBytes, nk, vb, rowBytes, out + row, qBytes, head_dim);
-      else for (let r = 0; r < nb; r++) weighted1(f16, scratch + <usize>r * scoreBytes, nk, vb, rowBytes, out + row + <usize>r * qBytes, head_dim);
+      if (nb == BLOCK) weighted4(half, scratch, scoreBytes, nk, vb, rowBytes, out + row, qBytes, head_dim);
+      else for (let r = 0; r < nb; r++) weighted1(half, scratch + <usize>r * scoreBytes, nk, vb, rowBytes, out + row + <usize>r * qBytes, head_dim);
       h += nb;
     }
   }

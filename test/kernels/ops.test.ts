@@ -461,6 +461,34 @@ for (const variant of KERNEL_VARIANTS) {
       ctx.diagnostic(`f16 path: squared error ${eM.toExponential(2)} vs the f16-mirroring reference, ${eP.toExponential(2)} vs unrounded math`);
     });
 
+    // A prompt step over an f16 cache widens the K/V rows it reads to f32 once per KV head (up to
+    // 2048 rows); a decode step reads the f16 rows. Both must give the same bits, so a prompt run
+    // as one step equals the same tokens run one step each.
+    test('attention_f16kv: a prompt step gives the bits of the same tokens decoded one by one', async () => {
+      const h = await setup();
+      const cases: Array<Omit<ref.AttentionParams, 'f16'> & { name: string }> = [
+        { name: 'GQA hd64', nTokens: 9, pos0: 7, nHead: 8, nKvHead: 2, headDim: 64, kvStride: 20, scale: 0.125, nSwa: 0, softcap: 0 },
+        { name: 'window 5, soft-cap 5', nTokens: 8, pos0: 6, nHead: 4, nKvHead: 2, headDim: 16, kvStride: 16, scale: 1, nSwa: 5, softcap: 5 },
+        { name: 'MHA hd 10', nTokens: 4, pos0: 0, nHead: 3, nKvHead: 3, headDim: 10, kvStride: 6, scale: 0.3, nSwa: 0, softcap: 0 },
+        { name: 'past the widened rows', nTokens: 3, pos0: 2050, nHead: 4, nKvHead: 1, headDim: 8, kvStride: 2060, scale: 0.35, nSwa: 0, softcap: 0 },
+      ];
+      for (const a of cases) {
+        const nKeys = a.pos0 + a.nTokens, kvw = a.nKvHead * a.headDim, qRow = a.nHead * a.headDim;
+        const q = randomF32(a.nTokens * qRow, a.headDim + a.pos0, 1.2);
+        const cacheLen = a.nKvHead * a.kvStride * a.headDim;
+        const kc = allocU16(h, new Uint16Array(cacheLen).fill(0x7e00)), vc = allocU16(h, new Uint16Array(cacheLen).fill(0x7e00));
+        h.k.kv_store_f16(h.allocF32(randomF32(nKeys * kvw, 7, 1.5)), kvw, kc, nKeys, a.nKvHead, a.headDim, a.kvStride, 0);
+        h.k.kv_store_f16(h.allocF32(randomF32(nKeys * kvw, 8)), kvw, vc, nKeys, a.nKvHead, a.headDim, a.kvStride, 0);
+        const scratch = h.alloc(h.k.attention_scratch_bytes(nKeys, a.headDim));
+        const pq = h.allocF32(q), n = a.nTokens * qRow, prompt = h.allocF32(n), steps = h.allocF32(n);
+        h.k.attention_f16kv(pq, kc, vc, prompt, scratch, a.nTokens, a.pos0, a.nHead, a.nKvHead, a.headDim, a.kvStride, a.scale, a.nSwa, a.softcap, 0, a.nHead);
+        for (let t = 0; t < a.nTokens; t++) {
+          h.k.attention_f16kv(pq + 4 * t * qRow, kc, vc, steps + 4 * t * qRow, scratch, 1, a.pos0 + t, a.nHead, a.nKvHead, a.headDim, a.kvStride, a.scale, a.nSwa, a.softcap, 0, a.nHead);
+        }
+        assertBitsEqual(h.f32(prompt, n), h.f32(steps, n), a.name);
+      }
+    });
+
     // Measured accuracy of the f32 transcendentals the kernels use, against the correctly rounded
     // f32 values. Bounds: Mathf.exp is musl's expf (ARM's table method, < 0.51 ulp): 1 ulp;
     // Mathf.tanh is musl's tanhf through expm1f: 2 ulps.
