@@ -144,7 +144,9 @@ export function dequantize_rows_q5_1_x8(w: usize, ids: usize, n_ids: i32, k: i32
 }
 
 // Q8_0 block (34 B): f16 d, i8 qs[32]; x = d·q. Activations q8_0. The weights are signed, so
-// the relaxed dot (unsigned 7-bit second operand) does not apply: both builds widen to i16.
+// the relaxed dot (unsigned 7-bit second operand) takes them only against the activations split
+// into their positive and negative parts (decode, relaxed build: legacy.ts, signed_split);
+// otherwise both sides are widened to i16.
 export function matmul_q8_0(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   legacy_matmul(Q8_0, 0, w, x, y, k, m, row0, row1, n_tokens);
 }
@@ -159,7 +161,8 @@ export function dequantize_rows_q8_0_x8(w: usize, ids: usize, n_ids: i32, k: i32
 }
 
 // IQ4_NL block (18 B): f16 d, u8 qs[16] (nibbles as Q4_0) indexing 16 signed levels;
-// x = d·level. Activations q8_0. Levels span -127..113, so both builds widen to i16.
+// x = d·level. Activations q8_0. Levels span -127..113, so they take the relaxed dot as Q8_0's
+// codes do (decode only); otherwise both sides are widened to i16.
 export function matmul_iq4_nl(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   legacy_matmul(IQ4_NL, 0, w, x, y, k, m, row0, row1, n_tokens);
 }

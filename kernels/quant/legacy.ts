@@ -95,15 +95,21 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
  * Σ code·a of one row's block (codes c0: elements 0-15, c1: 16-31) against the block's 32
  * activations, as i32x4 partial sums. Relaxed build, unsigned codes: i8×i7 pair sums of a0/a1
  * with the codes, minus `corr` = off·(pair sums of a), in i16 (each lane's true value, a sum of
- * four (q−off)·a, stays within ±4·16·128), widened once. Otherwise both sides widened to i16
- * (A0..A3: elements 0-7, 8-15, 16-23, 24-31; the caller removes the offset).
+ * four (q−off)·a, stays within ±4·16·128), widened once. Relaxed build, signed codes: the codes
+ * are the dot's signed operand against a⁺ and a⁻ (A0..A3, act_part), and the two pair sums'
+ * difference is each pair's true sum (|.| <= 2·128·127, so exact in i16). Otherwise both sides
+ * widened to i16 (A0..A3: elements 0-7, 8-15, 16-23, 24-31; the caller removes the offset).
  */
-@inline function row_dot(kind: i32, c0: v128, c1: v128, a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128): v128 {
+@inline function row_dot(kind: i32, split: bool, c0: v128, c1: v128, a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD && unsigned_codes(kind)) {
     const s = i16x8.add(rdot16_u(a0, c0), rdot16_u(a1, c1));
     // Widened by a dot with ones (from the pool) rather than extadd_pairwise, for which V8
     // reloads a ones constant at every use.
     return i32x4.dot_i16x8_s(offset(kind) == 0 ? s : i16x8.sub(s, corr), pooled(I16_ONES));
+  }
+  if (split) {
+    const lo = i16x8.sub(rdot16_u(c0, A0), rdot16_u(c0, A1)), hi = i16x8.sub(rdot16_u(c1, A2), rdot16_u(c1, A3));
+    return i32x4.add(i32x4.dot_i16x8_s(lo, pooled(I16_ONES)), i32x4.dot_i16x8_s(hi, pooled(I16_ONES)));
   }
   let e0: v128, e1: v128, e2: v128, e3: v128;
   if (unsigned_codes(kind)) {
@@ -122,6 +128,29 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
 /** Whether the relaxed build's i8×i7 dot applies (unsigned codes). */
 @inline function relaxed_path(kind: i32): bool {
   return ASC_FEATURE_RELAXED_SIMD && unsigned_codes(kind);
+}
+
+/**
+ * Whether the relaxed build can dot signed codes (Q8_0, IQ4_NL) against the activations split as
+ * a = a⁺ − a⁻ (a⁺ = max(a, 0), a⁻ = max(−a, 0), both 0..127: the q8 quantizers never write
+ * −128): two i8×i7 dots per 16 elements where the i16 path widens both sides. Decode only
+ * (`split`): a prompt step widens each block's codes once for all its tokens, and there the
+ * split lost (2048×2048 × 128 tokens, ×0.93); one token pays for the widening itself.
+ */
+@inline function signed_split(kind: i32): bool {
+  return ASC_FEATURE_RELAXED_SIMD && !unsigned_codes(kind);
+}
+
+/**
+ * Part i (0..3) of the activation block a0/a1 as row_dot takes it: the i16 path's elements 0-7,
+ * 8-15, 16-23, 24-31 widened; signed_split's a0⁺, a0⁻, a1⁺, a1⁻; unused (a0) where unsigned
+ * codes take the relaxed dot.
+ */
+@inline function act_part(kind: i32, split: bool, a0: v128, a1: v128, i: i32): v128 {
+  if (relaxed_path(kind)) return a0;
+  const a = i < 2 ? a0 : a1;
+  if (split) return i8x16.max_s((i & 1) == 0 ? a : i8x16.neg(a), i8x16.splat(0));
+  return (i & 1) == 0 ? i16x8.extend_low_i8x16_s(a) : i16x8.extend_high_i8x16_s(a);
 }
 
 /**
@@ -158,7 +187,7 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
  * widened to i16 and osum from act_offset_sum, for the i16 path), as i32x4 (lane r: row r).
  */
 @inline function group_isum(
-  kind: i32, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+  kind: i32, split: bool, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
   a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128, osum: v128,
 ): v128 {
   if (i16_tree(kind)) {
@@ -169,8 +198,8 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     return i32x4.dot_i16x8_s(offset(kind) == 0 ? c : i16x8.sub(c, corr), pooled(I16_ONES));
   }
   const isum = hsum4_i32x4(
-    row_dot(kind, c00, c01, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c10, c11, a0, a1, corr, A0, A1, A2, A3),
-    row_dot(kind, c20, c21, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, c30, c31, a0, a1, corr, A0, A1, A2, A3),
+    row_dot(kind, split, c00, c01, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, split, c10, c11, a0, a1, corr, A0, A1, A2, A3),
+    row_dot(kind, split, c20, c21, a0, a1, corr, A0, A1, A2, A3), row_dot(kind, split, c30, c31, a0, a1, corr, A0, A1, A2, A3),
   );
   return offset(kind) == 0 || relaxed_path(kind) ? isum : i32x4.sub(isum, osum);
 }
@@ -192,11 +221,11 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
  * block, d their scales (halves4_unbiased; the caller checks them for inf and NaN).
  */
 @inline function rows4_term(
-  kind: i32, wb0: usize, wrb: usize, d: v128, a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128, osum: v128, dx: v128, sx: v128,
+  kind: i32, split: bool, wb0: usize, wrb: usize, d: v128, a0: v128, a1: v128, corr: v128, A0: v128, A1: v128, A2: v128, A3: v128, osum: v128, dx: v128, sx: v128,
 ): v128 {
   const wb1 = wb0 + wrb, wb2 = wb1 + wrb, wb3 = wb2 + wrb;
   const isum = group_isum(
-    kind, codes_lo(kind, wb0), codes_hi(kind, wb0), codes_lo(kind, wb1), codes_hi(kind, wb1),
+    kind, split, codes_lo(kind, wb0), codes_hi(kind, wb0), codes_lo(kind, wb1), codes_hi(kind, wb1),
     codes_lo(kind, wb2), codes_hi(kind, wb2), codes_lo(kind, wb3), codes_hi(kind, wb3), a0, a1, corr, A0, A1, A2, A3, osum,
   );
   return block_term(kind, isum, d, has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : f32x4.splat(0), dx, sx);
@@ -210,6 +239,7 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
  */
 @inline function legacy_group8(kind: i32, w0: usize, wrb: usize, wbs: usize, xt: usize, nb: i32, yt: usize): void {
   const xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
+  const split = signed_split(kind); // decode: nothing to share the widening with
   const z = f32x4.splat(0);
   let sA = z, sB = z, specials = z;
   const last = memory_last();
@@ -218,16 +248,14 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     const xb = xt + <usize>b * xbytes;
     const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
     const corr = act_corr(kind, a0, a1);
-    const rp = relaxed_path(kind);
-    const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
-    const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
+    const A0 = act_part(kind, split, a0, a1, 0), A1 = act_part(kind, split, a0, a1, 1), A2 = act_part(kind, split, a0, a1, 2), A3 = act_part(kind, split, a0, a1, 3);
     const osum = act_offset_sum(kind, A0, A1, A2, A3);
     const dx = rebiased_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
     const wb0 = w0 + <usize>b * wbs, wb4 = wb0 + 4 * wrb;
     const dA = scales4(wb0, wrb), dB = scales4(wb4, wrb);
     specials = scale_specials(scale_specials(specials, dA), dB);
-    sA = f32x4.add(sA, rows4_term(kind, wb0, wrb, dA, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    sB = f32x4.add(sB, rows4_term(kind, wb4, wrb, dB, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    sA = f32x4.add(sA, rows4_term(kind, split, wb0, wrb, dA, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    sB = f32x4.add(sB, rows4_term(kind, split, wb4, wrb, dB, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
   }
   if (has_special(specials)) {
     const w4 = w0 + 4 * wrb;
@@ -248,6 +276,7 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
  */
 @inline export function legacy_groups8_side(kind: i32, w0: usize, step: usize, wrb: usize, wbs: usize, xt: usize, nb: i32, yt: usize, ystep: usize): void {
   const xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
+  const split = signed_split(kind);
   const z = f32x4.splat(0);
   let specials = z, lo0 = z, hi0 = z, lo1 = z, hi1 = z, lo2 = z, hi2 = z, lo3 = z, hi3 = z;
   const last = memory_last();
@@ -260,31 +289,29 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     const xb = xt + <usize>b * xbytes;
     const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
     const corr = act_corr(kind, a0, a1);
-    const rp = relaxed_path(kind);
-    const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
-    const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
+    const A0 = act_part(kind, split, a0, a1, 0), A1 = act_part(kind, split, a0, a1, 1), A2 = act_part(kind, split, a0, a1, 2), A3 = act_part(kind, split, a0, a1, 3);
     const osum = act_offset_sum(kind, A0, A1, A2, A3);
     const dx = rebiased_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
     const p0 = w, q0 = p0 + 4 * wrb;
     const d0 = scales4(p0, wrb), e0 = scales4(q0, wrb);
     specials = scale_specials(scale_specials(specials, d0), e0);
-    lo0 = f32x4.add(lo0, rows4_term(kind, p0, wrb, d0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    hi0 = f32x4.add(hi0, rows4_term(kind, q0, wrb, e0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    lo0 = f32x4.add(lo0, rows4_term(kind, split, p0, wrb, d0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi0 = f32x4.add(hi0, rows4_term(kind, split, q0, wrb, e0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
     const p1 = w + step, q1 = p1 + 4 * wrb;
     const d1 = scales4(p1, wrb), e1 = scales4(q1, wrb);
     specials = scale_specials(scale_specials(specials, d1), e1);
-    lo1 = f32x4.add(lo1, rows4_term(kind, p1, wrb, d1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    hi1 = f32x4.add(hi1, rows4_term(kind, q1, wrb, e1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    lo1 = f32x4.add(lo1, rows4_term(kind, split, p1, wrb, d1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi1 = f32x4.add(hi1, rows4_term(kind, split, q1, wrb, e1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
     const p2 = w + 2 * step, q2 = p2 + 4 * wrb;
     const d2 = scales4(p2, wrb), e2 = scales4(q2, wrb);
     specials = scale_specials(scale_specials(specials, d2), e2);
-    lo2 = f32x4.add(lo2, rows4_term(kind, p2, wrb, d2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    hi2 = f32x4.add(hi2, rows4_term(kind, q2, wrb, e2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    lo2 = f32x4.add(lo2, rows4_term(kind, split, p2, wrb, d2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi2 = f32x4.add(hi2, rows4_term(kind, split, q2, wrb, e2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
     const p3 = w + 3 * step, q3 = p3 + 4 * wrb;
     const d3 = scales4(p3, wrb), e3 = scales4(q3, wrb);
     specials = scale_specials(scale_specials(specials, d3), e3);
-    lo3 = f32x4.add(lo3, rows4_term(kind, p3, wrb, d3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    hi3 = f32x4.add(hi3, rows4_term(kind, q3, wrb, e3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    lo3 = f32x4.add(lo3, rows4_term(kind, split, p3, wrb, d3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    hi3 = f32x4.add(hi3, rows4_term(kind, split, q3, wrb, e3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
   }
   if (has_special(specials)) {
     legacy_group8(kind, w0, wrb, wbs, xt, nb, yt);
@@ -309,15 +336,13 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
  * operations, in the same order, as a row computed alone.
  */
 @inline function group_term(
-  kind: i32, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, xb: usize, d: v128, mn: v128,
+  kind: i32, split: bool, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128, xb: usize, d: v128, mn: v128,
 ): v128 {
   const qoff: usize = has_min(kind) ? 4 : 2;
   const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
   const corr = act_corr(kind, a0, a1);
-  const rp = relaxed_path(kind);
-  const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
-  const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
-  const isum = group_isum(kind, c00, c01, c10, c11, c20, c21, c30, c31, a0, a1, corr, A0, A1, A2, A3, act_offset_sum(kind, A0, A1, A2, A3));
+  const A0 = act_part(kind, split, a0, a1, 0), A1 = act_part(kind, split, a0, a1, 1), A2 = act_part(kind, split, a0, a1, 2), A3 = act_part(kind, split, a0, a1, 3);
+  const isum = group_isum(kind, split, c00, c01, c10, c11, c20, c21, c30, c31, a0, a1, corr, A0, A1, A2, A3, act_offset_sum(kind, A0, A1, A2, A3));
   return block_term(kind, isum, d, mn, half_splat(xb), has_min(kind) ? half_splat(xb + 2) : d);
 }
 
@@ -330,6 +355,8 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
   kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, wbs: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32,
 ): void {
   const xbytes = act_bytes(kind);
+  // With one token nothing shares the widened codes (with more, the i16 path widens them once).
+  const split = signed_split(kind) && nt == 1;
   const z = f32x4.splat(0);
   let s0 = z, s1 = z, s2 = z, s3 = z;
   for (let b = 0; b < nb; b++) {
@@ -340,10 +367,10 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     const xb = xt + <usize>b * xbytes;
     const d = halves4(wb0, wb1, wb2, wb3, 0);
     const mn = has_min(kind) ? halves4(wb0, wb1, wb2, wb3, 2) : z;
-    s0 = f32x4.add(s0, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb, d, mn));
-    if (nt > 1) s1 = f32x4.add(s1, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb + xs, d, mn));
-    if (nt > 2) s2 = f32x4.add(s2, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb + 2 * xs, d, mn));
-    if (nt > 3) s3 = f32x4.add(s3, group_term(kind, c00, c01, c10, c11, c20, c21, c30, c31, xb + 3 * xs, d, mn));
+    s0 = f32x4.add(s0, group_term(kind, split, c00, c01, c10, c11, c20, c21, c30, c31, xb, d, mn));
+    if (nt > 1) s1 = f32x4.add(s1, group_term(kind, split, c00, c01, c10, c11, c20, c21, c30, c31, xb + xs, d, mn));
+    if (nt > 2) s2 = f32x4.add(s2, group_term(kind, split, c00, c01, c10, c11, c20, c21, c30, c31, xb + 2 * xs, d, mn));
+    if (nt > 3) s3 = f32x4.add(s3, group_term(kind, split, c00, c01, c10, c11, c20, c21, c30, c31, xb + 3 * xs, d, mn));
   }
   store_lanes(yt, s0, nr);
   if (nt > 1) store_lanes(yt + ys, s1, nr);
@@ -364,13 +391,11 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
   const qoff: usize = has_min(kind) ? 4 : 2;
   const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
   const corr = act_corr(kind, a0, a1);
-  const rp = relaxed_path(kind);
-  const A0 = rp ? a0 : i16x8.extend_low_i8x16_s(a0), A1 = rp ? a0 : i16x8.extend_high_i8x16_s(a0);
-  const A2 = rp ? a0 : i16x8.extend_low_i8x16_s(a1), A3 = rp ? a0 : i16x8.extend_high_i8x16_s(a1);
+  const A0 = act_part(kind, false, a0, a1, 0), A1 = act_part(kind, false, a0, a1, 1), A2 = act_part(kind, false, a0, a1, 2), A3 = act_part(kind, false, a0, a1, 3);
   const osum = act_offset_sum(kind, A0, A1, A2, A3);
-  const iA = group_isum(kind, cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, a0, a1, corr, A0, A1, A2, A3, osum);
+  const iA = group_isum(kind, false, cA0, cA1, cA2, cA3, cA4, cA5, cA6, cA7, a0, a1, corr, A0, A1, A2, A3, osum);
   v128.store(yp, f32x4.add(v128.load(yp), block_term(kind, iA, dA, mA, dx, sx)));
-  const iB = group_isum(kind, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7, a0, a1, corr, A0, A1, A2, A3, osum);
+  const iB = group_isum(kind, false, cB0, cB1, cB2, cB3, cB4, cB5, cB6, cB7, a0, a1, corr, A0, A1, A2, A3, osum);
   v128.store(yp, f32x4.add(v128.load(yp, 16), block_term(kind, iB, dB, mB, dx, sx)), 16);
 }
 
