@@ -359,63 +359,91 @@ const Q8_K_BYTES: usize = 292;
  * (lane r: row r). The activation group is loaded (and widened) once for the four rows.
  */
 @inline function k_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, wbs: usize, xt: usize, nb: i32, yt: usize): void {
-  const z = i32x4.splat(0);
   let s = f32x4.splat(0);
   for (let b = 0; b < nb; b++) {
     const o = <usize>b * wbs;
-    const wb0 = w0 + o, wb1 = w1 + o, wb2 = w2 + o, wb3 = w3 + o;
-    const xb = xt + <usize>b * Q8_K_BYTES;
-    let r0 = z, r1 = z, r2 = z, r3 = z;
-    const s00 = scale_vec(kind, wb0, 0), s01 = scale_vec2(kind, wb0, s00), s10 = scale_vec(kind, wb1, 0), s11 = scale_vec2(kind, wb1, s10);
-    const s20 = scale_vec(kind, wb2, 0), s21 = scale_vec2(kind, wb2, s20), s30 = scale_vec(kind, wb3, 0), s31 = scale_vec2(kind, wb3, s30);
-    for (let n = 0; n < 2; n++) {
-      const sv0 = n == 0 ? s00 : s01, sv1 = n == 0 ? s10 : s11, sv2 = n == 0 ? s20 : s21, sv3 = n == 0 ? s30 : s31;
-      const qn = xb + 4 + (<usize>n << 7);
-      // Groups 4n..4n+3 (j a constant in each; see sched_barrier for the branches).
-      if (sched_barrier(nb)) {
-        const a0 = v128.load(qn, 0), a1 = v128.load(qn, 16);
-        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
-        r0 = i32x4.add(r0, krow(kind, wb0, n, 0, sv0, a0, a1, A0, A1, A2, A3));
-        r1 = i32x4.add(r1, krow(kind, wb1, n, 0, sv1, a0, a1, A0, A1, A2, A3));
-        r2 = i32x4.add(r2, krow(kind, wb2, n, 0, sv2, a0, a1, A0, A1, A2, A3));
-        r3 = i32x4.add(r3, krow(kind, wb3, n, 0, sv3, a0, a1, A0, A1, A2, A3));
-      }
-      if (sched_barrier(nb)) {
-        const a0 = v128.load(qn, 32), a1 = v128.load(qn, 48);
-        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
-        r0 = i32x4.add(r0, krow(kind, wb0, n, 1, sv0, a0, a1, A0, A1, A2, A3));
-        r1 = i32x4.add(r1, krow(kind, wb1, n, 1, sv1, a0, a1, A0, A1, A2, A3));
-        r2 = i32x4.add(r2, krow(kind, wb2, n, 1, sv2, a0, a1, A0, A1, A2, A3));
-        r3 = i32x4.add(r3, krow(kind, wb3, n, 1, sv3, a0, a1, A0, A1, A2, A3));
-      }
-      if (sched_barrier(nb)) {
-        const a0 = v128.load(qn, 64), a1 = v128.load(qn, 80);
-        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
-        r0 = i32x4.add(r0, krow(kind, wb0, n, 2, sv0, a0, a1, A0, A1, A2, A3));
-        r1 = i32x4.add(r1, krow(kind, wb1, n, 2, sv1, a0, a1, A0, A1, A2, A3));
-        r2 = i32x4.add(r2, krow(kind, wb2, n, 2, sv2, a0, a1, A0, A1, A2, A3));
-        r3 = i32x4.add(r3, krow(kind, wb3, n, 2, sv3, a0, a1, A0, A1, A2, A3));
-      }
-      if (sched_barrier(nb)) {
-        const a0 = v128.load(qn, 96), a1 = v128.load(qn, 112);
-        const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
-        r0 = i32x4.add(r0, krow(kind, wb0, n, 3, sv0, a0, a1, A0, A1, A2, A3));
-        r1 = i32x4.add(r1, krow(kind, wb1, n, 3, sv1, a0, a1, A0, A1, A2, A3));
-        r2 = i32x4.add(r2, krow(kind, wb2, n, 3, sv2, a0, a1, A0, A1, A2, A3));
-        r3 = i32x4.add(r3, krow(kind, wb3, n, 3, sv3, a0, a1, A0, A1, A2, A3));
-      }
-    }
-    if (relaxed_dot(kind) && code_offset(kind) != 0) {
-      r0 = i32x4.sub(r0, offset_corr(kind, xb, s00, s01));
-      r1 = i32x4.sub(r1, offset_corr(kind, xb, s10, s11));
-      r2 = i32x4.sub(r2, offset_corr(kind, xb, s20, s21));
-      r3 = i32x4.sub(r3, offset_corr(kind, xb, s30, s31));
-    }
-    const msum = has_min(kind) ? hsum4_i32x4(min_sum(kind, xb, wb0), min_sum(kind, xb, wb1), min_sum(kind, xb, wb2), min_sum(kind, xb, wb3)) : z;
-    const dmin = has_min(kind) ? halves4(wb0, wb1, wb2, wb3, dmin_off(kind)) : z;
-    s = f32x4.add(s, k_term(kind, f32x4.splat(load<f32>(xb)), halves4(wb0, wb1, wb2, wb3, d_off(kind)), dmin, hsum4_i32x4(r0, r1, r2, r3), msum));
+    s = f32x4.add(s, k_block_of(kind)(w0 + o, w1 + o, w2 + o, w3 + o, xt + <usize>b * Q8_K_BYTES, nb));
   }
   store_lanes(yt, s, nr);
+}
+
+/** One super-block's term of four rows (blocks wb0..wb3) against the token's block xb: lane r for row r (see k_rows4). */
+@inline function k_block4(kind: i32, wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32): v128 {
+  const z = i32x4.splat(0);
+  let r0 = z, r1 = z, r2 = z, r3 = z;
+  const s00 = scale_vec(kind, wb0, 0), s01 = scale_vec2(kind, wb0, s00), s10 = scale_vec(kind, wb1, 0), s11 = scale_vec2(kind, wb1, s10);
+  const s20 = scale_vec(kind, wb2, 0), s21 = scale_vec2(kind, wb2, s20), s30 = scale_vec(kind, wb3, 0), s31 = scale_vec2(kind, wb3, s30);
+  for (let n = 0; n < 2; n++) {
+    const sv0 = n == 0 ? s00 : s01, sv1 = n == 0 ? s10 : s11, sv2 = n == 0 ? s20 : s21, sv3 = n == 0 ? s30 : s31;
+    const qn = xb + 4 + (<usize>n << 7);
+    // Groups 4n..4n+3 (j a constant in each; see sched_barrier for the branches).
+    if (sched_barrier(nb)) {
+      const a0 = v128.load(qn, 0), a1 = v128.load(qn, 16);
+      const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+      r0 = i32x4.add(r0, krow(kind, wb0, n, 0, sv0, a0, a1, A0, A1, A2, A3));
+      r1 = i32x4.add(r1, krow(kind, wb1, n, 0, sv1, a0, a1, A0, A1, A2, A3));
+      r2 = i32x4.add(r2, krow(kind, wb2, n, 0, sv2, a0, a1, A0, A1, A2, A3));
+      r3 = i32x4.add(r3, krow(kind, wb3, n, 0, sv3, a0, a1, A0, A1, A2, A3));
+    }
+    if (sched_barrier(nb)) {
+      const a0 = v128.load(qn, 32), a1 = v128.load(qn, 48);
+      const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+      r0 = i32x4.add(r0, krow(kind, wb0, n, 1, sv0, a0, a1, A0, A1, A2, A3));
+      r1 = i32x4.add(r1, krow(kind, wb1, n, 1, sv1, a0, a1, A0, A1, A2, A3));
+      r2 = i32x4.add(r2, krow(kind, wb2, n, 1, sv2, a0, a1, A0, A1, A2, A3));
+      r3 = i32x4.add(r3, krow(kind, wb3, n, 1, sv3, a0, a1, A0, A1, A2, A3));
+    }
+    if (sched_barrier(nb)) {
+      const a0 = v128.load(qn, 64), a1 = v128.load(qn, 80);
+      const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+      r0 = i32x4.add(r0, krow(kind, wb0, n, 2, sv0, a0, a1, A0, A1, A2, A3));
+      r1 = i32x4.add(r1, krow(kind, wb1, n, 2, sv1, a0, a1, A0, A1, A2, A3));
+      r2 = i32x4.add(r2, krow(kind, wb2, n, 2, sv2, a0, a1, A0, A1, A2, A3));
+      r3 = i32x4.add(r3, krow(kind, wb3, n, 2, sv3, a0, a1, A0, A1, A2, A3));
+    }
+    if (sched_barrier(nb)) {
+      const a0 = v128.load(qn, 96), a1 = v128.load(qn, 112);
+      const A0 = wide_lo(kind, a0), A1 = wide_hi(kind, a0), A2 = wide_lo(kind, a1), A3 = wide_hi(kind, a1);
+      r0 = i32x4.add(r0, krow(kind, wb0, n, 3, sv0, a0, a1, A0, A1, A2, A3));
+      r1 = i32x4.add(r1, krow(kind, wb1, n, 3, sv1, a0, a1, A0, A1, A2, A3));
+      r2 = i32x4.add(r2, krow(kind, wb2, n, 3, sv2, a0, a1, A0, A1, A2, A3));
+      r3 = i32x4.add(r3, krow(kind, wb3, n, 3, sv3, a0, a1, A0, A1, A2, A3));
+    }
+  }
+  if (relaxed_dot(kind) && code_offset(kind) != 0) {
+    r0 = i32x4.sub(r0, offset_corr(kind, xb, s00, s01));
+    r1 = i32x4.sub(r1, offset_corr(kind, xb, s10, s11));
+    r2 = i32x4.sub(r2, offset_corr(kind, xb, s20, s21));
+    r3 = i32x4.sub(r3, offset_corr(kind, xb, s30, s31));
+  }
+  const msum = has_min(kind) ? hsum4_i32x4(min_sum(kind, xb, wb0), min_sum(kind, xb, wb1), min_sum(kind, xb, wb2), min_sum(kind, xb, wb3)) : z;
+  const dmin = has_min(kind) ? halves4(wb0, wb1, wb2, wb3, dmin_off(kind)) : z;
+  return k_term(kind, f32x4.splat(load<f32>(xb)), halves4(wb0, wb1, wb2, wb3, d_off(kind)), dmin, hsum4_i32x4(r0, r1, r2, r3), msum);
+}
+
+/**
+ * Decode over rows interleaved four at a time: four whole groups `step` bytes apart (their y
+ * ystep bytes apart), walked side by side as four streams through memory, as the legacy types'
+ * decode does (legacy_decode_x8 in legacy-kernels.ts says why). Each row's sum is formed as in
+ * k_rows4.
+ */
+@inline function k_groups4_side(kind: i32, g: usize, step: usize, bytes: usize, xt: usize, nb: i32, yt: usize, ystep: usize): void {
+  const wbs = 4 * bytes, block = k_block_of(kind);
+  let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+  for (let b = 0; b < nb; b++) {
+    const o = g + <usize>b * wbs, xb = xt + <usize>b * Q8_K_BYTES;
+    s0 = f32x4.add(s0, block(o, o + bytes, o + 2 * bytes, o + 3 * bytes, xb, nb));
+    const o1 = o + step;
+    s1 = f32x4.add(s1, block(o1, o1 + bytes, o1 + 2 * bytes, o1 + 3 * bytes, xb, nb));
+    const o2 = o1 + step;
+    s2 = f32x4.add(s2, block(o2, o2 + bytes, o2 + 2 * bytes, o2 + 3 * bytes, xb, nb));
+    const o3 = o2 + step;
+    s3 = f32x4.add(s3, block(o3, o3 + bytes, o3 + 2 * bytes, o3 + 3 * bytes, xb, nb));
+  }
+  v128.store(yt, s0);
+  v128.store(yt + ystep, s1);
+  v128.store(yt + 2 * ystep, s2);
+  v128.store(yt + 3 * ystep, s3);
 }
 
 /**
@@ -620,6 +648,35 @@ const Q8_K_BYTES: usize = 292;
   }
 }
 
+/** One super-block's term of four rows: k_block4 for one type. */
+type BlockTerm = (wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32) => v128;
+
+// k_block4 compiled once per type and called by both decode walks: inlined four times into
+// k_groups4_side, it made functions binaryen had not finished optimising after 15 minutes.
+function block4_q2_k(wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32): v128 {
+  return k_block4(Q2_K, wb0, wb1, wb2, wb3, xb, nb);
+}
+function block4_q3_k(wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32): v128 {
+  return k_block4(Q3_K, wb0, wb1, wb2, wb3, xb, nb);
+}
+function block4_q4_k(wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32): v128 {
+  return k_block4(Q4_K, wb0, wb1, wb2, wb3, xb, nb);
+}
+function block4_q5_k(wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32): v128 {
+  return k_block4(Q5_K, wb0, wb1, wb2, wb3, xb, nb);
+}
+function block4_q6_k(wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32): v128 {
+  return k_block4(Q6_K, wb0, wb1, wb2, wb3, xb, nb);
+}
+function block4_iq4_xs(wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize, nb: i32): v128 {
+  return k_block4(IQ4_XS, wb0, wb1, wb2, wb3, xb, nb);
+}
+
+/** The type's block term (a constant at every call site, so the call is direct). */
+@inline function k_block_of(kind: i32): BlockTerm {
+  return kind == Q2_K ? block4_q2_k : kind == Q3_K ? block4_q3_k : kind == Q4_K ? block4_q4_k : kind == Q5_K ? block4_q5_k : kind == Q6_K ? block4_q6_k : block4_iq4_xs;
+}
+
 // k_rows compiled once per type: the RowKernel of both layouts (see walk_rows).
 function rows_q2_k(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb: i32, y: usize, ys: usize, row0: i32, row1: i32, n: i32): void {
   k_rows(Q2_K, w, wrb, wbs, x, xrb, nb, y, ys, row0, row1, n);
@@ -652,7 +709,30 @@ function rows_iq4_xs(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb:
  */
 @inline function k_matmul(kind: i32, group: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   const nb = k >> 8;
+  if (group == 4 && n_tokens == 1) {
+    k_decode_x4(kind, w, x, y, nb, m, row0, row1);
+    return;
+  }
   walk_rows(k_rows_of(kind), group, w, x, <usize>nb * Q8_K_BYTES, y, nb, block_bytes(kind), m, row0, row1, n_tokens);
+}
+
+/**
+ * One token over rows interleaved four at a time: the whole groups in [row0, row1) as four parts
+ * walked side by side (k_groups4_side), the rest group by group.
+ */
+@inline function k_decode_x4(kind: i32, w: usize, x: usize, y: usize, nb: i32, m: i32, row0: i32, row1: i32): void {
+  const bytes = block_bytes(kind), xrb = <usize>nb * Q8_K_BYTES, gbytes = <usize>nb * 4 * bytes;
+  const g0 = (row0 + 3) & ~3, g1 = min(row1, m & ~3) & ~3;
+  const part = g1 > g0 ? ((g1 - g0) >> 4) << 2 : 0; // rows, a multiple of 4
+  if (part == 0) {
+    walk_rows(k_rows_of(kind), 4, w, x, xrb, y, nb, bytes, m, row0, row1, 1);
+    return;
+  }
+  if (g0 > row0) walk_rows(k_rows_of(kind), 4, w, x, xrb, y, nb, bytes, m, row0, g0, 1);
+  for (let g = g0; g < g0 + part; g += 4) {
+    k_groups4_side(kind, w + <usize>(g >> 2) * gbytes, <usize>(part >> 2) * gbytes, bytes, x, nb, y + (<usize>g << 2), <usize>part << 2);
+  }
+  if (g0 + 4 * part < row1) walk_rows(k_rows_of(kind), 4, w, x, xrb, y, nb, bytes, m, g0 + 4 * part, row1, 1);
 }
 
 @inline function k_dequantize(kind: i32, group: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {

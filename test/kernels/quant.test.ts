@@ -505,7 +505,8 @@ test('interleaved weights (repack_rows, repack_q4_0_x4) give the plain kernels\'
     const k = info.blockSize === 256 ? 512 : 96, group = GROUPS[type]!, il = `${type}_x${group}`;
     const act = vecDotType(info.id);
     const rb = rowByteSize(info.id, k);
-    // 70 rows: Q4_0 decode walks eight parts of whole groups side by side from 32 rows on.
+    // 70 rows: decode walks parts of whole groups side by side (Q4_0: eight from 32 rows on; the
+    // eight-row types and the K-quants: four, from 32 and 16 rows on).
     for (const m of [3, 8, 16, 29, 70]) {
       const w = randomWeights(rand, type, m, k);
       for (const v of KERNEL_VARIANTS) {
