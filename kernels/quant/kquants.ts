@@ -20,7 +20,7 @@
 import {
   halves4, high_nibbles, hsum4_i32x4, iq4_levels, levels, rdot16_u, scaled_hi, scaled_lo, store16_mul, store16_mul_add, store_lanes,
 } from './common';
-import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
+import { block_stride, row_start, walk_rows, walk_side_by_side, RowKernel, SideWalk } from './interleave';
 import { half_to_f32 } from '../shared/half';
 import { BIT_MASK, NIBBLE_MASK, TWO_BIT_MASK, pooled } from '../shared/lanes';
 
@@ -424,7 +424,7 @@ const Q8_K_BYTES: usize = 292;
 /**
  * Decode over rows interleaved four at a time: four whole groups `step` bytes apart (their y
  * ystep bytes apart), walked side by side as four streams through memory, as the legacy types'
- * decode does (legacy_decode_x8 in legacy-kernels.ts says why). Each row's sum is formed as in
+ * decode does (walk_side_by_side in interleave.ts says why). Each row's sum is formed as in
  * k_rows4.
  */
 @inline function k_groups4_side(kind: i32, g: usize, step: usize, bytes: usize, xt: usize, nb: i32, yt: usize, ystep: usize): void {
@@ -672,6 +672,31 @@ function block4_iq4_xs(wb0: usize, wb1: usize, wb2: usize, wb3: usize, xb: usize
   return k_block4(IQ4_XS, wb0, wb1, wb2, wb3, xb, nb);
 }
 
+// k_groups4_side compiled once per type.
+function side_q2_k(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  k_groups4_side(Q2_K, g, step, bytes, x, nb, y, ystep);
+}
+function side_q3_k(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  k_groups4_side(Q3_K, g, step, bytes, x, nb, y, ystep);
+}
+function side_q4_k(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  k_groups4_side(Q4_K, g, step, bytes, x, nb, y, ystep);
+}
+function side_q5_k(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  k_groups4_side(Q5_K, g, step, bytes, x, nb, y, ystep);
+}
+function side_q6_k(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  k_groups4_side(Q6_K, g, step, bytes, x, nb, y, ystep);
+}
+function side_iq4_xs(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  k_groups4_side(IQ4_XS, g, step, bytes, x, nb, y, ystep);
+}
+
+/** The type's side-by-side decode walk. */
+@inline function k_side_of(kind: i32): SideWalk {
+  return kind == Q2_K ? side_q2_k : kind == Q3_K ? side_q3_k : kind == Q4_K ? side_q4_k : kind == Q5_K ? side_q5_k : kind == Q6_K ? side_q6_k : side_iq4_xs;
+}
+
 /** The type's block term (a constant at every call site, so the call is direct). */
 @inline function k_block_of(kind: i32): BlockTerm {
   return kind == Q2_K ? block4_q2_k : kind == Q3_K ? block4_q3_k : kind == Q4_K ? block4_q4_k : kind == Q5_K ? block4_q5_k : kind == Q6_K ? block4_q6_k : block4_iq4_xs;
@@ -710,29 +735,10 @@ function rows_iq4_xs(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb:
 @inline function k_matmul(kind: i32, group: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   const nb = k >> 8;
   if (group == 4 && n_tokens == 1) {
-    k_decode_x4(kind, w, x, y, nb, m, row0, row1);
+    walk_side_by_side(k_rows_of(kind), k_side_of(kind), 4, w, x, <usize>nb * Q8_K_BYTES, y, nb, block_bytes(kind), m, row0, row1);
     return;
   }
   walk_rows(k_rows_of(kind), group, w, x, <usize>nb * Q8_K_BYTES, y, nb, block_bytes(kind), m, row0, row1, n_tokens);
-}
-
-/**
- * One token over rows interleaved four at a time: the whole groups in [row0, row1) as four parts
- * walked side by side (k_groups4_side), the rest group by group.
- */
-@inline function k_decode_x4(kind: i32, w: usize, x: usize, y: usize, nb: i32, m: i32, row0: i32, row1: i32): void {
-  const bytes = block_bytes(kind), xrb = <usize>nb * Q8_K_BYTES, gbytes = <usize>nb * 4 * bytes;
-  const g0 = (row0 + 3) & ~3, g1 = min(row1, m & ~3) & ~3;
-  const part = g1 > g0 ? ((g1 - g0) >> 4) << 2 : 0; // rows, a multiple of 4
-  if (part == 0) {
-    walk_rows(k_rows_of(kind), 4, w, x, xrb, y, nb, bytes, m, row0, row1, 1);
-    return;
-  }
-  if (g0 > row0) walk_rows(k_rows_of(kind), 4, w, x, xrb, y, nb, bytes, m, row0, g0, 1);
-  for (let g = g0; g < g0 + part; g += 4) {
-    k_groups4_side(kind, w + <usize>(g >> 2) * gbytes, <usize>(part >> 2) * gbytes, bytes, x, nb, y + (<usize>g << 2), <usize>part << 2);
-  }
-  if (g0 + 4 * part < row1) walk_rows(k_rows_of(kind), 4, w, x, xrb, y, nb, bytes, m, g0 + 4 * part, row1, 1);
 }
 
 @inline function k_dequantize(kind: i32, group: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {

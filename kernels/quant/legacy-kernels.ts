@@ -6,7 +6,7 @@ import {
   act_bytes, block_bytes, legacy_groups8_side, legacy_rows, offset, signed_hi, signed_lo, unsigned_hi, unsigned_lo, IQ4_NL, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
 } from './legacy';
 import { store16_mul, store16_mul_add } from './common';
-import { block_stride, row_start, walk_rows, RowKernel } from './interleave';
+import { block_stride, row_start, walk_rows, walk_side_by_side, RowKernel, SideWalk } from './interleave';
 import { half_to_f32 } from '../shared/half';
 
 // legacy_rows compiled once per type: the RowKernel of both layouts (see walk_rows).
@@ -38,31 +38,32 @@ function rows_iq4_nl(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb:
 @inline function legacy_matmul(kind: i32, group: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   const nb = k >> 5;
   if (group == 8 && n_tokens == 1) {
-    legacy_decode_x8(kind, w, x, y, nb, m, row0, row1);
+    walk_side_by_side(rows_of(kind), side_of(kind), 8, w, x, <usize>nb * act_bytes(kind), y, nb, block_bytes(kind), m, row0, row1);
     return;
   }
   walk_rows(rows_of(kind), group, w, x, <usize>nb * act_bytes(kind), y, nb, block_bytes(kind), m, row0, row1, n_tokens);
 }
 
-/**
- * One token over rows interleaved eight at a time: the whole groups in [row0, row1) as four
- * parts walked side by side (legacy_groups8_side), the rest group by group. A decode step
- * streams its matrix from DRAM, and one stream, even touched ahead, kept too few lines in flight
- * (TinyLlama Q8_0, one thread: 7.3 -> 10.6 t/s; two streams 9.3; q4_0_x4.ts, groups_decode8).
- */
-@inline function legacy_decode_x8(kind: i32, w: usize, x: usize, y: usize, nb: i32, m: i32, row0: i32, row1: i32): void {
-  const bytes = block_bytes(kind), xrb = <usize>nb * act_bytes(kind), gbytes = <usize>nb * 8 * bytes;
-  const g0 = (row0 + 7) & ~7, g1 = min(row1, m & ~7) & ~7;
-  const part = g1 > g0 ? ((g1 - g0) >> 5) << 3 : 0; // rows, a multiple of 8
-  if (part == 0) {
-    walk_rows(rows_of(kind), 8, w, x, xrb, y, nb, bytes, m, row0, row1, 1);
-    return;
-  }
-  if (g0 > row0) walk_rows(rows_of(kind), 8, w, x, xrb, y, nb, bytes, m, row0, g0, 1);
-  for (let g = g0; g < g0 + part; g += 8) {
-    legacy_groups8_side(kind, w + <usize>(g >> 3) * gbytes, <usize>(part >> 3) * gbytes, bytes, 8 * bytes, x, nb, y + (<usize>g << 2), <usize>part << 2);
-  }
-  if (g0 + 4 * part < row1) walk_rows(rows_of(kind), 8, w, x, xrb, y, nb, bytes, m, g0 + 4 * part, row1, 1);
+// legacy_groups8_side compiled once per type (Q4_0 repacks four rows at a time: q4_0_x4.ts).
+function side_q4_1(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  legacy_groups8_side(Q4_1, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+}
+function side_q5_0(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  legacy_groups8_side(Q5_0, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+}
+function side_q5_1(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  legacy_groups8_side(Q5_1, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+}
+function side_q8_0(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  legacy_groups8_side(Q8_0, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+}
+function side_iq4_nl(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
+  legacy_groups8_side(IQ4_NL, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+}
+
+/** The type's side-by-side decode walk (a constant at every call site, so the call is direct). */
+@inline function side_of(kind: i32): SideWalk {
+  return kind == Q4_1 ? side_q4_1 : kind == Q5_0 ? side_q5_0 : kind == Q5_1 ? side_q5_1 : kind == Q8_0 ? side_q8_0 : side_iq4_nl;
 }
 
 @inline function legacy_dequantize(kind: i32, group: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize, m: i32): void {

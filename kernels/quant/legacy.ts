@@ -269,8 +269,8 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
 
 /**
  * Decode over rows interleaved eight at a time: four whole groups `step` bytes apart (their y
- * ystep bytes apart), walked side by side as four streams through memory (legacy_decode_x8 in
- * legacy-kernels.ts says why), sharing each activation block's preparation. Each row's sum is
+ * ystep bytes apart), walked side by side as four streams through memory (walk_side_by_side in
+ * interleave.ts says why), sharing each activation block's preparation. Each row's sum is
  * formed as in legacy_group8, which takes the four groups again, exactly, when a scale is inf or
  * NaN. Eight streams made a function binaryen took over ten minutes to optimise.
  */
