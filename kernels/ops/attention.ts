@@ -117,7 +117,8 @@ export function kv_store_f16(
     const src = (<usize>kvh * <usize>kv_stride + <usize>first) * halfBytes;
     f16_to_f32_row(k_cache + src, kw, rows * head_dim);
     f16_to_f32_row(v_cache + src, vw, rows * head_dim);
-    // Row j of this head's widened K is at kw + (j - first) * rowBytes (as in the cache, head 0's rows).
+    // Bases such that row j (j >= first) is at k0 + j·rowBytes; headBytes 0, as query_rows then
+    // only reads this KV head.
     const k0 = kw - <usize>first * rowBytes, v0 = vw - <usize>first * rowBytes;
     query_rows(true, false, q, k0, v0, rowBytes, 0, out, scratch, n_tokens, pos0, n_head, group, head_dim, scale, n_swa, softcap,
       max(head0, kvh * group), min(head1, (kvh + 1) * group));

@@ -3,7 +3,7 @@
 // matmul_<type>_x8 over rows interleaved eight at a time (repack_rows), and the row
 // dequantizers. Q4_0's repacked kernels are in q4_0_x4.ts.
 import {
-  act_bytes, block_bytes, legacy_groups8_side, legacy_rows, offset, signed_hi, signed_lo, unsigned_hi, unsigned_lo, IQ4_NL, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+  act_bytes, block_bytes, legacy_groups8, legacy_rows, offset, signed_hi, signed_lo, unsigned_hi, unsigned_lo, IQ4_NL, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
 } from './legacy';
 import { store16_mul, store16_mul_add } from './common';
 import { block_stride, row_start, walk_rows, walk_side_by_side, RowKernel, SideWalk } from './interleave';
@@ -44,21 +44,21 @@ function rows_iq4_nl(w: usize, wrb: usize, wbs: usize, x: usize, xrb: usize, nb:
   walk_rows(rows_of(kind), group, w, x, <usize>nb * act_bytes(kind), y, nb, block_bytes(kind), m, row0, row1, n_tokens);
 }
 
-// legacy_groups8_side compiled once per type (Q4_0 repacks four rows at a time: q4_0_x4.ts).
+// legacy_groups8 over four parts compiled once per type (Q4_0 repacks four rows at a time: q4_0_x4.ts).
 function side_q4_1(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
-  legacy_groups8_side(Q4_1, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+  legacy_groups8(Q4_1, 4, g, step, bytes, 8 * bytes, x, nb, y, ystep);
 }
 function side_q5_0(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
-  legacy_groups8_side(Q5_0, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+  legacy_groups8(Q5_0, 4, g, step, bytes, 8 * bytes, x, nb, y, ystep);
 }
 function side_q5_1(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
-  legacy_groups8_side(Q5_1, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+  legacy_groups8(Q5_1, 4, g, step, bytes, 8 * bytes, x, nb, y, ystep);
 }
 function side_q8_0(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
-  legacy_groups8_side(Q8_0, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+  legacy_groups8(Q8_0, 4, g, step, bytes, 8 * bytes, x, nb, y, ystep);
 }
 function side_iq4_nl(g: usize, step: usize, bytes: usize, x: usize, nb: i32, y: usize, ystep: usize): void {
-  legacy_groups8_side(IQ4_NL, g, step, bytes, 8 * bytes, x, nb, y, ystep);
+  legacy_groups8(IQ4_NL, 4, g, step, bytes, 8 * bytes, x, nb, y, ystep);
 }
 
 /** The type's side-by-side decode walk (a constant at every call site, so the call is direct). */

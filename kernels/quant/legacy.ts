@@ -232,60 +232,28 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
 }
 
 /**
- * Decode path: 8 whole rows (w0, then every wrb bytes) times one token, two f32x4 accumulators.
- * The activation block is loaded and prepared once for all 8 rows, its scale carrying the 2^112
- * that the weights' scales then need not (halves4_unbiased). Rows whose scales hold an inf or
- * NaN come out wrong that way, so the group is then computed again by legacy_group, exactly.
+ * Decode over rows interleaved eight at a time: `parts` whole groups (1, or 4 walked side by
+ * side as four streams through memory: walk_side_by_side in interleave.ts says why) `step` bytes
+ * apart, their y ystep bytes apart, times one token. Each activation block is prepared once for
+ * all of them, its scale carrying the 2^112 that the weights' scales then need not
+ * (halves4_unbiased). Rows whose scales hold an inf or NaN come out wrong that way, so the
+ * groups are then computed again by legacy_group, exactly. Eight parts made a function binaryen
+ * took over ten minutes to optimise.
  */
-@inline function legacy_group8(kind: i32, w0: usize, wrb: usize, wbs: usize, xt: usize, nb: i32, yt: usize): void {
+@inline export function legacy_groups8(kind: i32, parts: i32, w0: usize, step: usize, wrb: usize, wbs: usize, xt: usize, nb: i32, yt: usize, ystep: usize): void {
   const xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
   const split = signed_split(kind); // decode: nothing to share the widening with
-  const z = f32x4.splat(0);
-  let sA = z, sB = z, specials = z;
-  const last = memory_last();
-  for (let b = 0; b < nb; b++) {
-    touch_ahead(w0 + <usize>b * wbs, wbs, last);
-    const xb = xt + <usize>b * xbytes;
-    const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
-    const corr = act_corr(kind, a0, a1);
-    const A0 = act_part(kind, split, a0, a1, 0), A1 = act_part(kind, split, a0, a1, 1), A2 = act_part(kind, split, a0, a1, 2), A3 = act_part(kind, split, a0, a1, 3);
-    const osum = act_offset_sum(kind, A0, A1, A2, A3);
-    const dx = rebiased_splat(xb), sx = has_min(kind) ? half_splat(xb + 2) : z;
-    const wb0 = w0 + <usize>b * wbs, wb4 = wb0 + 4 * wrb;
-    const dA = scales4(wb0, wrb), dB = scales4(wb4, wrb);
-    specials = scale_specials(scale_specials(specials, dA), dB);
-    sA = f32x4.add(sA, rows4_term(kind, split, wb0, wrb, dA, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    sB = f32x4.add(sB, rows4_term(kind, split, wb4, wrb, dB, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-  }
-  if (has_special(specials)) {
-    const w4 = w0 + 4 * wrb;
-    legacy_group(kind, w0, w0 + wrb, w0 + 2 * wrb, w0 + 3 * wrb, 4, wbs, xt, 0, nb, yt, 0, 1);
-    legacy_group(kind, w4, w4 + wrb, w4 + 2 * wrb, w4 + 3 * wrb, 4, wbs, xt, 0, nb, yt + 16, 0, 1);
-    return;
-  }
-  v128.store(yt, sA);
-  v128.store(yt, sB, 16);
-}
-
-/**
- * Decode over rows interleaved eight at a time: four whole groups `step` bytes apart (their y
- * ystep bytes apart), walked side by side as four streams through memory (walk_side_by_side in
- * interleave.ts says why), sharing each activation block's preparation. Each row's sum is
- * formed as in legacy_group8, which takes the four groups again, exactly, when a scale is inf or
- * NaN. Eight streams made a function binaryen took over ten minutes to optimise.
- */
-@inline export function legacy_groups8_side(kind: i32, w0: usize, step: usize, wrb: usize, wbs: usize, xt: usize, nb: i32, yt: usize, ystep: usize): void {
-  const xbytes = act_bytes(kind), qoff: usize = has_min(kind) ? 4 : 2;
-  const split = signed_split(kind);
   const z = f32x4.splat(0);
   let specials = z, lo0 = z, hi0 = z, lo1 = z, hi1 = z, lo2 = z, hi2 = z, lo3 = z, hi3 = z;
   const last = memory_last();
   for (let b = 0; b < nb; b++) {
     const w = w0 + <usize>b * wbs;
     touch_ahead(w, wbs, last);
-    touch_ahead(w + step, wbs, last);
-    touch_ahead(w + 2 * step, wbs, last);
-    touch_ahead(w + 3 * step, wbs, last);
+    if (parts > 1) {
+      touch_ahead(w + step, wbs, last);
+      touch_ahead(w + 2 * step, wbs, last);
+      touch_ahead(w + 3 * step, wbs, last);
+    }
     const xb = xt + <usize>b * xbytes;
     const a0 = v128.load(xb + qoff), a1 = v128.load(xb + qoff + 16);
     const corr = act_corr(kind, a0, a1);
@@ -297,37 +265,42 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     specials = scale_specials(scale_specials(specials, d0), e0);
     lo0 = f32x4.add(lo0, rows4_term(kind, split, p0, wrb, d0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
     hi0 = f32x4.add(hi0, rows4_term(kind, split, q0, wrb, e0, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    const p1 = w + step, q1 = p1 + 4 * wrb;
-    const d1 = scales4(p1, wrb), e1 = scales4(q1, wrb);
-    specials = scale_specials(scale_specials(specials, d1), e1);
-    lo1 = f32x4.add(lo1, rows4_term(kind, split, p1, wrb, d1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    hi1 = f32x4.add(hi1, rows4_term(kind, split, q1, wrb, e1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    const p2 = w + 2 * step, q2 = p2 + 4 * wrb;
-    const d2 = scales4(p2, wrb), e2 = scales4(q2, wrb);
-    specials = scale_specials(scale_specials(specials, d2), e2);
-    lo2 = f32x4.add(lo2, rows4_term(kind, split, p2, wrb, d2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    hi2 = f32x4.add(hi2, rows4_term(kind, split, q2, wrb, e2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    const p3 = w + 3 * step, q3 = p3 + 4 * wrb;
-    const d3 = scales4(p3, wrb), e3 = scales4(q3, wrb);
-    specials = scale_specials(scale_specials(specials, d3), e3);
-    lo3 = f32x4.add(lo3, rows4_term(kind, split, p3, wrb, d3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
-    hi3 = f32x4.add(hi3, rows4_term(kind, split, q3, wrb, e3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    if (parts > 1) {
+      const p1 = w + step, q1 = p1 + 4 * wrb;
+      const d1 = scales4(p1, wrb), e1 = scales4(q1, wrb);
+      specials = scale_specials(scale_specials(specials, d1), e1);
+      lo1 = f32x4.add(lo1, rows4_term(kind, split, p1, wrb, d1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+      hi1 = f32x4.add(hi1, rows4_term(kind, split, q1, wrb, e1, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+      const p2 = w + 2 * step, q2 = p2 + 4 * wrb;
+      const d2 = scales4(p2, wrb), e2 = scales4(q2, wrb);
+      specials = scale_specials(scale_specials(specials, d2), e2);
+      lo2 = f32x4.add(lo2, rows4_term(kind, split, p2, wrb, d2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+      hi2 = f32x4.add(hi2, rows4_term(kind, split, q2, wrb, e2, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+      const p3 = w + 3 * step, q3 = p3 + 4 * wrb;
+      const d3 = scales4(p3, wrb), e3 = scales4(q3, wrb);
+      specials = scale_specials(scale_specials(specials, d3), e3);
+      lo3 = f32x4.add(lo3, rows4_term(kind, split, p3, wrb, d3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+      hi3 = f32x4.add(hi3, rows4_term(kind, split, q3, wrb, e3, a0, a1, corr, A0, A1, A2, A3, osum, dx, sx));
+    }
   }
   if (has_special(specials)) {
-    legacy_group8(kind, w0, wrb, wbs, xt, nb, yt);
-    legacy_group8(kind, w0 + step, wrb, wbs, xt, nb, yt + ystep);
-    legacy_group8(kind, w0 + 2 * step, wrb, wbs, xt, nb, yt + 2 * ystep);
-    legacy_group8(kind, w0 + 3 * step, wrb, wbs, xt, nb, yt + 3 * ystep);
+    for (let p = 0; p < parts; p++) {
+      const g = w0 + <usize>p * step, g4 = g + 4 * wrb, yg = yt + <usize>p * ystep;
+      legacy_group(kind, g, g + wrb, g + 2 * wrb, g + 3 * wrb, 4, wbs, xt, 0, nb, yg, 0, 1);
+      legacy_group(kind, g4, g4 + wrb, g4 + 2 * wrb, g4 + 3 * wrb, 4, wbs, xt, 0, nb, yg + 16, 0, 1);
+    }
     return;
   }
   v128.store(yt, lo0);
   v128.store(yt, hi0, 16);
-  v128.store(yt + ystep, lo1);
-  v128.store(yt + ystep, hi1, 16);
-  v128.store(yt + 2 * ystep, lo2);
-  v128.store(yt + 2 * ystep, hi2, 16);
-  v128.store(yt + 3 * ystep, lo3);
-  v128.store(yt + 3 * ystep, hi3, 16);
+  if (parts > 1) {
+    v128.store(yt + ystep, lo1);
+    v128.store(yt + ystep, hi1, 16);
+    v128.store(yt + 2 * ystep, lo2);
+    v128.store(yt + 2 * ystep, hi2, 16);
+    v128.store(yt + 3 * ystep, lo3);
+    v128.store(yt + 3 * ystep, hi3, 16);
+  }
 }
 
 /**
@@ -481,7 +454,7 @@ export const Q4_0: i32 = 0, Q4_1: i32 = 1, Q5_0: i32 = 2, Q5_1: i32 = 3, Q8_0: i
     const w0 = w + <usize>(r - row0) * wrb;
     const yr = y + (<usize>r << 2);
     if (row1 - r >= 8) {
-      if (n_tokens == 1) legacy_group8(kind, w0, wrb, wbs, x, nb, yr);
+      if (n_tokens == 1) legacy_groups8(kind, 1, w0, 0, wrb, wbs, x, nb, yr, 0);
       else legacy_wide8(kind, w0, wrb, wbs, x, xrb, nb, yr, ys, n_tokens);
       r += 4;
       continue;
