@@ -1,6 +1,7 @@
 // Activation quantizers: f32 rows -> the vec_dot types ggml's CPU matmul pairs with each weight
 // type, byte-exact with ggml's reference quantizers. Rows are contiguous on both sides and every
-// row is a whole number of blocks, so a call simply walks n_rows·row_len/QK blocks in order.
+// row is a whole number of blocks, so a call simply walks n_rows·row_len/QK blocks in order;
+// q8_K alone is laid out otherwise (quantize_q8_k_x8).
 import { F16_REBIAS, f32_to_half, f32x4_to_bf16x4, f32x4_to_halfx4, half_to_f32, max4 } from '../shared/half';
 import { hsum_i32x4 } from './common';
 
@@ -77,10 +78,21 @@ export function quantize_q8_1(x: usize, out: usize, n_rows: i32, row_len: i32): 
  * q8_K block (292 B): f32 d, i8 qs[256], i16 bsums[16] (sums of each 16 quants). As ggml:
  * the element of largest magnitude (first one on ties) maps to -127·sign, q = nearest-even
  * of x·(-127/max) capped at 127, d = 1/iscale. An all-zero block gets d = 0 and zero sums.
+ *
+ * Layout q8_k_x8: the blocks of each whole octet of rows (rows 8o..8o+7) interleaved, block b of
+ * row 8o+i at 8o·row_bytes + (8b+i)·292, so that the K-quant prefill, which takes eight tokens
+ * at a time, finds the eight blocks it needs side by side (kquants.ts, k_row8). The rows after
+ * the last whole octet, and so a single row, are stored plainly. Every row keeps the bytes it
+ * would have on its own; only their order differs.
  */
-export function quantize_q8_k(x: usize, out: usize, n_rows: i32, row_len: i32): void {
-  const n = n_rows * (row_len >> 8);
-  for (let i = 0; i < n; i++) q8_k_block(x + (<usize>i << 10), out + <usize>i * 292);
+export function quantize_q8_k_x8(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const nb = row_len >> 8, rb = <usize>nb * 292, octets = n_rows & ~7;
+  for (let r = 0; r < n_rows; r++) {
+    const src = x + <usize>r * (<usize>row_len << 2);
+    const dst = r < octets ? out + <usize>(r & ~7) * rb + <usize>(r & 7) * 292 : out + <usize>r * rb;
+    const step: usize = r < octets ? 8 * 292 : 292;
+    for (let b = 0; b < nb; b++) q8_k_block(src + (<usize>b << 10), dst + <usize>b * step);
+  }
 }
 
 @inline function q8_k_block(src: usize, dst: usize): void {

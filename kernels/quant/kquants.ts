@@ -11,8 +11,10 @@
 //
 // Decode (one token) takes four rows at a time, each row's sums in its own i32x4 over a
 // super-block, one transposition, then the term for the four rows lane-wise (lane r: row r).
-// Prefill takes one row and four tokens: each group is decoded once for the four tokens, and
-// the term is computed lane-wise over tokens. Either way every output element goes through the
+// Prefill takes one row and eight tokens (four past the last whole octet): each group is decoded
+// once for the tokens, and the term is computed lane-wise over tokens. The activations are
+// q8_k_x8 (activations.ts): whole octets of tokens interleaved block by block, the rest plain.
+// Either way every output element goes through the
 // same f32 operations in the same order as ggml's scalar code.
 //
 // dequantize_rows_<type>(w, ids, n_ids, k, out): bit-exact with ggml's to_float (each element is
@@ -307,12 +309,16 @@ const Q8_K_BYTES: usize = 292;
   );
 }
 
-/** kdot against the 32 activations at q (loaded, and widened for the i16 path, here). */
-@inline function kdot_at(kind: i32, c0: v128, c1: v128, c2: v128, c3: v128, q: usize): v128 {
-  const a0 = v128.load(q), a1 = v128.load(q, 16);
+/** kdot against the 32 activations a0/a1 (widened here for the i16 path). */
+@inline function kdot_act(kind: i32, c0: v128, c1: v128, c2: v128, c3: v128, a0: v128, a1: v128): v128 {
   if (relaxed_dot(kind)) return kdot(kind, c0, c1, c2, c3, a0, a1, a0, a0, a0, a0);
   return kdot(kind, c0, c1, c2, c3, a0, a1,
     i16x8.extend_low_i8x16_s(a0), i16x8.extend_high_i8x16_s(a0), i16x8.extend_low_i8x16_s(a1), i16x8.extend_high_i8x16_s(a1));
+}
+
+/** kdot against the 32 activations at q. */
+@inline function kdot_at(kind: i32, c0: v128, c1: v128, c2: v128, c3: v128, q: usize): v128 {
+  return kdot_act(kind, c0, c1, c2, c3, v128.load(q), v128.load(q, 16));
 }
 
 /** Activations widened to i16 for the i16 path (unused, and folded away, in the relaxed one). */
@@ -517,70 +523,66 @@ const Q8_K_BYTES: usize = 292;
 
 /**
  * Prefill with eight tokens: k_row4's scheme with twice the tokens per decoded group (two
- * token quads for the lane-wise terms); tokens past nt repeat the first and are not stored.
+ * token quads for the lane-wise terms). The eight tokens' activations are one octet of the
+ * q8_k_x8 layout (kernels/quant/activations.ts): super-block b of token i at
+ * xt + (8b + i)·292, so every activation load is one base and a constant offset (measured
+ * against eight separate rows: 2048x5632 × 128 tokens, Q4_K ×1.11, Q6_K ×1.07).
  */
-@inline function k_row8(kind: i32, wr: usize, wbs: usize, xt: usize, xs: usize, nb: i32, yt: usize, ys: usize, nt: i32): void {
+@inline function k_row8(kind: i32, wr: usize, wbs: usize, xt: usize, nb: i32, yt: usize, ys: usize): void {
   const z = i32x4.splat(0);
   let sA = f32x4.splat(0), sB = sA;
-  const x1 = nt > 1 ? xt + 1 * xs : xt;
-  const x2 = nt > 2 ? xt + 2 * xs : xt;
-  const x3 = nt > 3 ? xt + 3 * xs : xt;
-  const x4 = nt > 4 ? xt + 4 * xs : xt;
-  const x5 = nt > 5 ? xt + 5 * xs : xt;
-  const x6 = nt > 6 ? xt + 6 * xs : xt;
-  const x7 = nt > 7 ? xt + 7 * xs : xt;
   for (let b = 0; b < nb; b++) {
     const wb = wr + <usize>b * wbs;
-    const xo = <usize>b * Q8_K_BYTES;
-    const xb0 = xt + xo, xb1 = x1 + xo, xb2 = x2 + xo, xb3 = x3 + xo, xb4 = x4 + xo, xb5 = x5 + xo, xb6 = x6 + xo, xb7 = x7 + xo;
+    const xb0 = xt + <usize>b * (8 * Q8_K_BYTES), xb1 = xb0 + Q8_K_BYTES, xb2 = xb0 + 2 * Q8_K_BYTES, xb3 = xb0 + 3 * Q8_K_BYTES;
+    const xb4 = xb0 + 4 * Q8_K_BYTES, xb5 = xb0 + 5 * Q8_K_BYTES, xb6 = xb0 + 6 * Q8_K_BYTES, xb7 = xb0 + 7 * Q8_K_BYTES;
     let t0 = z, t1 = z, t2 = z, t3 = z, t4 = z, t5 = z, t6 = z, t7 = z;
     const s0 = scale_vec(kind, wb, 0), s1 = scale_vec2(kind, wb, s0);
     for (let n = 0; n < 2; n++) {
       const sv = n == 0 ? s0 : s1;
-      const qo = 4 + (<usize>n << 7);
+      const q = xb0 + 4 + (<usize>n << 7);
       if (sched_barrier(nb)) {
         const c0 = kprep(kind, wb, n, 0, sv, 0), c1 = kprep(kind, wb, n, 0, sv, 1), c2 = kprep(kind, wb, n, 0, sv, 2), c3 = kprep(kind, wb, n, 0, sv, 3);
-        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo));
-        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo));
-        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo));
-        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo));
-        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo));
-        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo));
-        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo));
-        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo));
+        t0 = i32x4.add(t0, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 0), v128.load(q, 16)));
+        t1 = i32x4.add(t1, kdot_act(kind, c0, c1, c2, c3, v128.load(q, Q8_K_BYTES), v128.load(q, Q8_K_BYTES + 16)));
+        t2 = i32x4.add(t2, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 2 * Q8_K_BYTES), v128.load(q, 2 * Q8_K_BYTES + 16)));
+        t3 = i32x4.add(t3, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 3 * Q8_K_BYTES), v128.load(q, 3 * Q8_K_BYTES + 16)));
+        t4 = i32x4.add(t4, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 4 * Q8_K_BYTES), v128.load(q, 4 * Q8_K_BYTES + 16)));
+        t5 = i32x4.add(t5, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 5 * Q8_K_BYTES), v128.load(q, 5 * Q8_K_BYTES + 16)));
+        t6 = i32x4.add(t6, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 6 * Q8_K_BYTES), v128.load(q, 6 * Q8_K_BYTES + 16)));
+        t7 = i32x4.add(t7, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 7 * Q8_K_BYTES), v128.load(q, 7 * Q8_K_BYTES + 16)));
       }
       if (sched_barrier(nb)) {
         const c0 = kprep(kind, wb, n, 1, sv, 0), c1 = kprep(kind, wb, n, 1, sv, 1), c2 = kprep(kind, wb, n, 1, sv, 2), c3 = kprep(kind, wb, n, 1, sv, 3);
-        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 32));
-        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 32));
-        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 32));
-        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 32));
-        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo + 32));
-        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo + 32));
-        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo + 32));
-        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo + 32));
+        t0 = i32x4.add(t0, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 32), v128.load(q, 48)));
+        t1 = i32x4.add(t1, kdot_act(kind, c0, c1, c2, c3, v128.load(q, Q8_K_BYTES + 32), v128.load(q, Q8_K_BYTES + 48)));
+        t2 = i32x4.add(t2, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 2 * Q8_K_BYTES + 32), v128.load(q, 2 * Q8_K_BYTES + 48)));
+        t3 = i32x4.add(t3, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 3 * Q8_K_BYTES + 32), v128.load(q, 3 * Q8_K_BYTES + 48)));
+        t4 = i32x4.add(t4, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 4 * Q8_K_BYTES + 32), v128.load(q, 4 * Q8_K_BYTES + 48)));
+        t5 = i32x4.add(t5, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 5 * Q8_K_BYTES + 32), v128.load(q, 5 * Q8_K_BYTES + 48)));
+        t6 = i32x4.add(t6, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 6 * Q8_K_BYTES + 32), v128.load(q, 6 * Q8_K_BYTES + 48)));
+        t7 = i32x4.add(t7, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 7 * Q8_K_BYTES + 32), v128.load(q, 7 * Q8_K_BYTES + 48)));
       }
       if (sched_barrier(nb)) {
         const c0 = kprep(kind, wb, n, 2, sv, 0), c1 = kprep(kind, wb, n, 2, sv, 1), c2 = kprep(kind, wb, n, 2, sv, 2), c3 = kprep(kind, wb, n, 2, sv, 3);
-        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 64));
-        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 64));
-        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 64));
-        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 64));
-        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo + 64));
-        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo + 64));
-        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo + 64));
-        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo + 64));
+        t0 = i32x4.add(t0, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 64), v128.load(q, 80)));
+        t1 = i32x4.add(t1, kdot_act(kind, c0, c1, c2, c3, v128.load(q, Q8_K_BYTES + 64), v128.load(q, Q8_K_BYTES + 80)));
+        t2 = i32x4.add(t2, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 2 * Q8_K_BYTES + 64), v128.load(q, 2 * Q8_K_BYTES + 80)));
+        t3 = i32x4.add(t3, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 3 * Q8_K_BYTES + 64), v128.load(q, 3 * Q8_K_BYTES + 80)));
+        t4 = i32x4.add(t4, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 4 * Q8_K_BYTES + 64), v128.load(q, 4 * Q8_K_BYTES + 80)));
+        t5 = i32x4.add(t5, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 5 * Q8_K_BYTES + 64), v128.load(q, 5 * Q8_K_BYTES + 80)));
+        t6 = i32x4.add(t6, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 6 * Q8_K_BYTES + 64), v128.load(q, 6 * Q8_K_BYTES + 80)));
+        t7 = i32x4.add(t7, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 7 * Q8_K_BYTES + 64), v128.load(q, 7 * Q8_K_BYTES + 80)));
       }
       if (sched_barrier(nb)) {
         const c0 = kprep(kind, wb, n, 3, sv, 0), c1 = kprep(kind, wb, n, 3, sv, 1), c2 = kprep(kind, wb, n, 3, sv, 2), c3 = kprep(kind, wb, n, 3, sv, 3);
-        t0 = i32x4.add(t0, kdot_at(kind, c0, c1, c2, c3, xb0 + qo + 96));
-        t1 = i32x4.add(t1, kdot_at(kind, c0, c1, c2, c3, xb1 + qo + 96));
-        t2 = i32x4.add(t2, kdot_at(kind, c0, c1, c2, c3, xb2 + qo + 96));
-        t3 = i32x4.add(t3, kdot_at(kind, c0, c1, c2, c3, xb3 + qo + 96));
-        t4 = i32x4.add(t4, kdot_at(kind, c0, c1, c2, c3, xb4 + qo + 96));
-        t5 = i32x4.add(t5, kdot_at(kind, c0, c1, c2, c3, xb5 + qo + 96));
-        t6 = i32x4.add(t6, kdot_at(kind, c0, c1, c2, c3, xb6 + qo + 96));
-        t7 = i32x4.add(t7, kdot_at(kind, c0, c1, c2, c3, xb7 + qo + 96));
+        t0 = i32x4.add(t0, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 96), v128.load(q, 112)));
+        t1 = i32x4.add(t1, kdot_act(kind, c0, c1, c2, c3, v128.load(q, Q8_K_BYTES + 96), v128.load(q, Q8_K_BYTES + 112)));
+        t2 = i32x4.add(t2, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 2 * Q8_K_BYTES + 96), v128.load(q, 2 * Q8_K_BYTES + 112)));
+        t3 = i32x4.add(t3, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 3 * Q8_K_BYTES + 96), v128.load(q, 3 * Q8_K_BYTES + 112)));
+        t4 = i32x4.add(t4, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 4 * Q8_K_BYTES + 96), v128.load(q, 4 * Q8_K_BYTES + 112)));
+        t5 = i32x4.add(t5, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 5 * Q8_K_BYTES + 96), v128.load(q, 5 * Q8_K_BYTES + 112)));
+        t6 = i32x4.add(t6, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 6 * Q8_K_BYTES + 96), v128.load(q, 6 * Q8_K_BYTES + 112)));
+        t7 = i32x4.add(t7, kdot_act(kind, c0, c1, c2, c3, v128.load(q, 7 * Q8_K_BYTES + 96), v128.load(q, 7 * Q8_K_BYTES + 112)));
       }
     }
     if (relaxed_dot(kind) && code_offset(kind) != 0) {
@@ -609,13 +611,13 @@ const Q8_K_BYTES: usize = 292;
     sB = f32x4.add(sB, k_term(kind, dxB, d, dmin, hsum4_i32x4(t4, t5, t6, t7), msumB));
   }
   store<f32>(yt, f32x4.extract_lane(sA, 0));
-  if (nt > 1) store<f32>(yt + 1 * ys, f32x4.extract_lane(sA, 1));
-  if (nt > 2) store<f32>(yt + 2 * ys, f32x4.extract_lane(sA, 2));
-  if (nt > 3) store<f32>(yt + 3 * ys, f32x4.extract_lane(sA, 3));
-  if (nt > 4) store<f32>(yt + 4 * ys, f32x4.extract_lane(sB, 0));
-  if (nt > 5) store<f32>(yt + 5 * ys, f32x4.extract_lane(sB, 1));
-  if (nt > 6) store<f32>(yt + 6 * ys, f32x4.extract_lane(sB, 2));
-  if (nt > 7) store<f32>(yt + 7 * ys, f32x4.extract_lane(sB, 3));
+  store<f32>(yt + ys, f32x4.extract_lane(sA, 1));
+  store<f32>(yt + 2 * ys, f32x4.extract_lane(sA, 2));
+  store<f32>(yt + 3 * ys, f32x4.extract_lane(sA, 3));
+  store<f32>(yt + 4 * ys, f32x4.extract_lane(sB, 0));
+  store<f32>(yt + 5 * ys, f32x4.extract_lane(sB, 1));
+  store<f32>(yt + 6 * ys, f32x4.extract_lane(sB, 2));
+  store<f32>(yt + 7 * ys, f32x4.extract_lane(sB, 3));
 }
 
 /**
@@ -637,7 +639,7 @@ const Q8_K_BYTES: usize = 292;
   for (let r = row0; r < row1; r++) {
     const wr = w + <usize>(r - row0) * wrb, yr = y + (<usize>r << 2);
     let t = 0;
-    for (; t + 8 <= n_tokens; t += 8) k_row8(kind, wr, wbs, x + <usize>t * xrb, xrb, nb, yr + <usize>t * ys, ys, 8);
+    for (; t + 8 <= n_tokens; t += 8) k_row8(kind, wr, wbs, x + <usize>t * xrb, nb, yr + <usize>t * ys, ys);
     for (; t < n_tokens; t += 4) {
       const nt = min(4, n_tokens - t);
       const x0 = x + <usize>t * xrb;

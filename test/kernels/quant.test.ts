@@ -40,7 +40,8 @@ type QuantizeFn = (x: number, out: number, rows: number, len: number) => void;
 const kname = (t: string) => t.toLowerCase();
 const matmulOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, MatmulFn>)[`matmul_${kname(t)}`]!;
 const dequantOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, DequantFn>)[`dequantize_rows_${kname(t)}`]!;
-const quantizerOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, QuantizeFn>)[`quantize_${kname(t)}`]!;
+// q8_K rows come from quantize_q8_k_x8, in the octet layout the K-quant kernels read (q8KOctets).
+const quantizerOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, QuantizeFn>)[`quantize_${t === 'q8_K' ? 'q8_k_x8' : kname(t)}`]!;
 
 const harnesses = new Map<KernelVariant, Promise<KernelHarness>>();
 function harness(v: KernelVariant): Promise<KernelHarness> {
@@ -49,14 +50,35 @@ function harness(v: KernelVariant): Promise<KernelHarness> {
   return h.then((x) => (x.reset(), x));
 }
 
-/** Quantizes f32 rows with the kernel for activation type `t` (blockBytes per 32 values where t is no ggml type). */
-function kernelQuantize(h: KernelHarness, t: string, data: Float32Array, rowLen: number, blockBytes?: number): Uint8Array {
+/**
+ * Quantizes f32 rows with the kernel for activation type `t` (blockBytes per 32 values where t is
+ * no ggml type), as plain rows (q8_K: `octets` keeps the kernel's own layout).
+ */
+function kernelQuantize(h: KernelHarness, t: string, data: Float32Array, rowLen: number, blockBytes?: number, octets = false): Uint8Array {
   const n = data.length / rowLen;
   const rowBytes = blockBytes ? (rowLen / 32) * blockBytes : rowByteSize(typeByName(t).id, rowLen);
   const out = h.allocBytes(rowBytes * n);
   const x = h.allocF32(data);
   quantizerOf(h.k, t)(x, out, n, rowLen);
-  return h.u8(out, rowBytes * n);
+  const q = h.u8(out, rowBytes * n);
+  return t === 'q8_K' && !octets ? q8KOctets(q, rowBytes, false) : q;
+}
+
+/**
+ * The q8_k_x8 layout (src/backends/cpu/activations.ts) of plain q8_K rows (toKernel), or plain
+ * rows back from it: block b of row r of a whole octet of rows sits at (r & ~7)·rowBytes +
+ * (8b + r % 8)·292; the rows after the last whole octet stay where they are.
+ */
+function q8KOctets(x: Uint8Array, rowBytes: number, toKernel: boolean): Uint8Array {
+  const out = x.slice(), n = x.length / rowBytes;
+  for (let r = 0; r < (n & ~7); r++) {
+    for (let b = 0; b < rowBytes / 292; b++) {
+      const plain = r * rowBytes + b * 292, octet = (r & ~7) * rowBytes + (8 * b + (r % 8)) * 292;
+      const [from, to] = toKernel ? [plain, octet] : [octet, plain];
+      out.set(x.subarray(from, from + 292), to);
+    }
+  }
+  return out;
 }
 
 /**
@@ -85,7 +107,9 @@ function runMatmul(
   h: KernelHarness, type: string, w: Uint8Array, x: Uint8Array, k: number, m: number, n: number,
   ranges: [number, number][] = [[0, m]], misalign = 0,
 ): Float32Array {
-  if (activationFormat(typeByName(type.replace(/_x[48]$/, '')).id)?.name === 'q8_0s') x = q8_0s(x);
+  const format = activationFormat(typeByName(type.replace(/_x[48]$/, '')).id)?.name;
+  if (format === 'q8_0s') x = q8_0s(x);
+  if (format === 'q8_k_x8') x = q8KOctets(x, x.length / n, true);
   const pw = h.alloc(w.length + misalign) + misalign, px = h.alloc(x.length + misalign) + misalign;
   new Uint8Array(h.memory.buffer).set(w, pw);
   new Uint8Array(h.memory.buffer).set(x, px);
@@ -184,6 +208,14 @@ test('activation quantizers match the TS reference on random rows, zero blocks a
       assert.deepEqual(ours, ref, `${v} ${t}`);
     }
   }
+});
+
+test('quantize_q8_k_x8 interleaves each whole octet of rows block by block and leaves the rest plain', async () => {
+  // 19 rows of three blocks: two octets and three plain rows.
+  const rows = randomRows(rng(8), 19, 768);
+  const want = q8KOctets(quantize(GGMLType.Q8_K, rows), rowByteSize(GGMLType.Q8_K, 768), true);
+  assert.notDeepEqual(want, quantize(GGMLType.Q8_K, rows));
+  for (const v of KERNEL_VARIANTS) assert.deepEqual(kernelQuantize(await harness(v), 'q8_K', rows, 768, undefined, true), want, v);
 });
 
 test('f16/bf16 conversion matches src/quant/half.ts on special values and random bit patterns', async () => {

@@ -2,7 +2,9 @@
  * The form in which each weight type's matmul kernels take their input rows on the CPU backend:
  * ggml's vec_dot type (q8_0, q8_1, q8_K, or the float type), except Q4_0, whose kernels read
  * q8_0s: q8_0 blocks each followed by two values the repacked Q4_0 loops would otherwise derive
- * for every group of rows (kernels/quant/activations.ts, quantize_q8_0s).
+ * for every group of rows (kernels/quant/activations.ts, quantize_q8_0s), and the K-quants,
+ * whose kernels read q8_k_x8: q8_K rows with each whole octet of rows interleaved block by block
+ * (quantize_q8_k_x8). A single row is plain q8_K in both.
  */
 import { vecDotType } from '../../quant/index.js';
 import { GGMLType, rowByteSize, typeName, type GGMLTypeId } from '../../quant/types.js';
@@ -17,11 +19,13 @@ export interface ActivationFormat {
 export const Q8_0S_BLOCK_BYTES = 42;
 
 const Q8_0S: ActivationFormat = { name: 'q8_0s', rowBytes: (cols) => (cols / 32) * Q8_0S_BLOCK_BYTES };
+const Q8_K_X8: ActivationFormat = { name: 'q8_k_x8', rowBytes: (cols) => rowByteSize(GGMLType.Q8_K, cols) };
 
 /** The input format of a matmul over `type`, or undefined where the kernel reads f32 rows. */
 export function activationFormat(type: GGMLTypeId): ActivationFormat | undefined {
   if (type === GGMLType.F32) return undefined;
   if (type === GGMLType.Q4_0) return Q8_0S;
   const act = vecDotType(type);
+  if (act === GGMLType.Q8_K) return Q8_K_X8;
   return { name: typeName(act).toLowerCase(), rowBytes: (cols) => rowByteSize(act, cols) };
 }

@@ -77,7 +77,9 @@ export function runMoe(step: MoeStep, base: number, lane: Lane, kernel: (name: s
   // Every token's input row in the gate's and the up's formats (rows shared out among lanes).
   const [t0, t1] = laneRange(0, rows, lane);
   const inputs = (m: ExpertMatrix, at: number) => {
-    if (m.quantize && t1 > t0) kernel(m.quantize)(x + t0 * nEmbd * 4, at + t0 * m.inputRowBytes, t1 - t0, nEmbd);
+    // One row per call: the experts read each token's row alone, and a call over several rows
+    // may interleave them (q8_k_x8: activations.ts).
+    for (let t = t0; m.quantize && t < t1; t++) kernel(m.quantize)(x + t * nEmbd * 4, at + t * m.inputRowBytes, 1, nEmbd);
     return m.quantize ? at : x;
   };
   const xGate = inputs(gate, base + s.xq);
