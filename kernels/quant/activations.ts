@@ -95,6 +95,19 @@ export function quantize_q8_k_x8(x: usize, out: usize, n_rows: i32, row_len: i32
   }
 }
 
+/**
+ * ggml's q8_K quant of four lanes, as the int8 it stores: nearest_int(x) (x + 1.5·2^23 rounds x
+ * to the nearest integer, ties to even, into the low mantissa bits, read back as
+ * (bits & 0x7fffff) − 0x400000: exact for |x| < 2^22, 0 for a NaN, −2^22 for ±inf), capped at
+ * 127, then cut to its low byte as C's int8 store does (0 for the inf an underflowing scale
+ * gives; |q| <= 127 otherwise, so never −128, which the kernels' dots rely on). Cheaper than
+ * nearest plus trunc_sat, which V8 widens into a fix-up sequence.
+ */
+@inline function q8_k_quant4(x: v128): v128 {
+  const v = i32x4.sub(v128.and(f32x4.add(x, f32x4.splat(12582912)), i32x4.splat(0x7fffff)), i32x4.splat(0x400000));
+  return i32x4.shr_s(i32x4.shl(i32x4.min_s(v, i32x4.splat(127)), 24), 24);
+}
+
 @inline function q8_k_block(src: usize, dst: usize): void {
   let m = f32x4.splat(0);
   for (let j = 0; j < 1024; j += 16) m = f32x4.max(m, f32x4.abs(v128.load(src + j)));
@@ -103,16 +116,25 @@ export function quantize_q8_k_x8(x: usize, out: usize, n_rows: i32, row_len: i32
     memory.fill(dst, 0, 292);
     return;
   }
-  let j: usize = 0; // first element of largest magnitude (bounded: a NaN never compares equal)
-  while (j < 1020 && abs<f32>(load<f32>(src + j)) != amax) j += 4;
+  // The first element of largest magnitude, four at a time (the last one if none compares
+  // equal, as with a NaN).
+  const mv = f32x4.splat(amax);
+  let j: usize = 1020;
+  for (let i: usize = 0; i < 1024; i += 16) {
+    const hit = i32x4.bitmask(f32x4.eq(f32x4.abs(v128.load(src + i)), mv));
+    if (hit != 0) {
+      j = i + (<usize>ctz(hit) << 2);
+      break;
+    }
+  }
   const iscale: f32 = -127 / load<f32>(src + j);
-  const sv = f32x4.splat(iscale), cap = i32x4.splat(127);
+  const sv = f32x4.splat(iscale);
   for (let g: usize = 0; g < 16; g++) {
     const p = src + (g << 6);
-    const q0 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p), sv))), cap);
-    const q1 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p, 16), sv))), cap);
-    const q2 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p, 32), sv))), cap);
-    const q3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(p, 48), sv))), cap);
+    const q0 = q8_k_quant4(f32x4.mul(v128.load(p), sv));
+    const q1 = q8_k_quant4(f32x4.mul(v128.load(p, 16), sv));
+    const q2 = q8_k_quant4(f32x4.mul(v128.load(p, 32), sv));
+    const q3 = q8_k_quant4(f32x4.mul(v128.load(p, 48), sv));
     v128.store(dst + 4 + (g << 4), i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)));
     store<i16>(dst + 260 + (g << 1), <i16>hsum_i32x4(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3))));
   }

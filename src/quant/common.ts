@@ -31,12 +31,17 @@ export interface BlockCodec {
   vecDot?(weights: Uint8Array, activation: Uint8Array, blocks: number): number;
 }
 
+const nearestBits = new Float32Array(1);
+const nearestInts = new Int32Array(nearestBits.buffer);
+
 /**
- * ggml's nearest_int: adds 1.5·2^23 in f32 so that the FPU rounds to an integer (half to even).
- * `x` must already be an f32 value with |x| < 2^22.
+ * ggml's nearest_int: adds 1.5·2^23 in f32 so that the FPU rounds to an integer (half to even)
+ * and reads it back from the low mantissa bits. `x` must already be an f32 value; beyond
+ * |x| < 2^22 (outside ggml's assert) the result is ggml's too: 0 for a NaN, −2^22 for ±inf.
  */
 export function nearestInt(x: number): number {
-  return fr(x + 12582912) - 12582912;
+  nearestBits[0] = x + 12582912;
+  return (nearestInts[0]! & 0x7fffff) - 0x400000;
 }
 
 /** C roundf / lroundf: halves round away from zero. Exact for f32 inputs. */

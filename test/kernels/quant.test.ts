@@ -191,6 +191,10 @@ test('activation quantizers match the TS reference on random rows, zero blocks a
   rows.fill(0, 512, 1024); // an all-zero row: d = 0 paths
   // Exact halves of the q8_0 step (amax 127 -> step 1): roundf must round them away from zero.
   for (let i = 0; i < 32; i++) rows[2048 + i] = i === 0 ? 127 : ((i % 5) - 2) + 0.5;
+  // q8_K takes the sign of the first element of largest magnitude: ties of opposite signs in
+  // different vectors (block 5) and in one vector (block 6).
+  for (let i = 1280; i < 1792; i++) rows[i] = Math.sin(i);
+  for (const [at, v] of [[1280 + 37, -5], [1280 + 200, 5], [1536 + 12, 5], [1536 + 13, -5]] as const) rows[at] = v;
   for (const v of KERNEL_VARIANTS) {
     const h = await harness(v);
     for (const t of ['q8_0', 'q8_1', 'q8_K', 'f16', 'bf16']) {
@@ -207,6 +211,10 @@ test('activation quantizers match the TS reference on random rows, zero blocks a
       }
       assert.deepEqual(ours, ref, `${v} ${t}`);
     }
+    // q8_K of a block so small that -127/max overflows to -inf: every quant is ggml's int8 of
+    // nearest_int(±inf), 0, never the -128 the kernels' dots must not see.
+    const tiny = new Float32Array(512).map((_, i) => (i < 256 ? Math.fround(Math.sin(i + 1) * 1e-39) : Math.sin(i)));
+    assert.deepEqual(kernelQuantize(h, 'q8_K', tiny, 512), quantize(GGMLType.Q8_K, tiny), `${v} q8_K of a tiny block`);
   }
 });
 
