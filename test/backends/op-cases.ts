@@ -199,7 +199,8 @@ function attentionCase(kvType: KVCacheType, a: AttentionShape): OpCase {
 
 function moeCase(t: GGMLTypeId, label: string, params: { nUsed: number; normalize: boolean; act: 'silu' | 'gelu' }): OpCase {
   const nExpert = 4;
-  const [nIn] = widths(t);
+  // The wider of the type's widths: K-quant rows of two blocks, which q8_k_x8 interleaves.
+  const nIn = widths(t)[1];
   const nFf = nIn;
   return {
     ...simple('moe_ffn', `${label} ${params.nUsed} of ${nExpert} experts ${params.act} in=${nIn}`, [
@@ -208,7 +209,9 @@ function moeCase(t: GGMLTypeId, label: string, params: { nUsed: number; normaliz
       { name: 'gate', type: t, shape: [nIn, nFf, nExpert] },
       { name: 'up', type: t, shape: [nIn, nFf, nExpert] },
       { name: 'down', type: t, shape: [nFf, nIn, nExpert] },
-    ], (g, w) => g.moeFfn('moe_out', x(g, w, 'x'), x(g, w, 'logits'), { gate: w('gate'), up: w('up'), down: w('down') }, params), [{ pos0: 0, nTokens: 1 }, { pos0: 1, nTokens: 4 }]),
+    ], (g, w) => g.moeFfn('moe_out', x(g, w, 'x'), x(g, w, 'logits'), { gate: w('gate'), up: w('up'), down: w('down') }, params),
+    // Nine tokens: an octet and one more, whose rows q8_k_x8 interleaves.
+    [{ pos0: 0, nTokens: 1 }, { pos0: 1, nTokens: 4 }, { pos0: 5, nTokens: 9 }]),
     weightType: t,
   };
 }
