@@ -106,7 +106,7 @@ interface Setup {
 
 async function setup(module: WebAssembly.Module, name: string, w: Uint8Array, xf: Float32Array): Promise<Setup> {
   const type = baseType(name);
-  const maxXBytes = PREFILL * K * 2; // q8_0s, the largest input format, is 42 bytes per 32 values
+  const maxXBytes = PREFILL * K * 4; // f16w/bf16w, the largest input formats, keep each value as f32
   const pages = Math.ceil((w.length + xf.length * 4 + maxXBytes + PREFILL * M * 4 + (1 << 20)) / 65536);
   const memory = new WebAssembly.Memory({ initial: pages });
   const k = (await instantiateKernels(module, memory)) as KernelExports & Record<string, (...a: number[]) => void>;

@@ -1,8 +1,9 @@
 // Activation quantizers: f32 rows -> the vec_dot types ggml's CPU matmul pairs with each weight
 // type, byte-exact with ggml's reference quantizers. Rows are contiguous on both sides and every
 // row is a whole number of blocks, so a call simply walks n_rows·row_len/QK blocks in order;
-// q8_K alone is laid out otherwise (quantize_q8_k_x8).
-import { F16_REBIAS, f32_to_half, f32x4_to_bf16x4, f32x4_to_halfx4, half_to_f32, max4 } from '../shared/half';
+// q8_K (quantize_q8_k_x8) and the f16/bf16 values (quantize_f16w, quantize_bf16w, kept as f32)
+// are laid out as their kernels read them.
+import { F16_REBIAS, f32_to_half, f32x4_to_bf16x4, f32x4_to_halfx4, half_to_f32, halfx4_to_f32x4, max4 } from '../shared/half';
 import { hsum_i32x4 } from './common';
 
 /** C roundf (halves away from zero) of four f32 lanes, as i32. */
@@ -141,29 +142,39 @@ export function quantize_q8_k_x8(x: usize, out: usize, n_rows: i32, row_len: i32
   store<f32>(dst, <f32>1 / iscale);
 }
 
-/** f32 -> f16 (IEEE half, round to nearest even), n_rows·row_len values. */
-export function quantize_f16(x: usize, out: usize, n_rows: i32, row_len: i32): void {
-  const n = n_rows * row_len;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const src = x + (<usize>i << 2);
-    const lo = f32x4_to_halfx4(v128.load(src)), hi = f32x4_to_halfx4(v128.load(src, 16));
-    v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_u(lo, hi));
-  }
-  for (; i < n; i++) store<u16>(out + (<usize>i << 1), f32_to_half(load<f32>(x + (<usize>i << 2))));
+/** Four f32 lanes rounded to f16 (kind 1) or bf16 (kind 2), as f32. */
+@inline function rounded_wide(kind: i32, v: v128): v128 {
+  return kind == 1 ? halfx4_to_f32x4(f32x4_to_halfx4(v)) : i32x4.shl(f32x4_to_bf16x4(v), 16);
 }
 
-/** f32 -> bf16 (round to nearest even, NaNs quiet), n_rows·row_len values. */
-export function quantize_bf16(x: usize, out: usize, n_rows: i32, row_len: i32): void {
-  const n = n_rows * row_len;
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const src = x + (<usize>i << 2);
-    const lo = f32x4_to_bf16x4(v128.load(src)), hi = f32x4_to_bf16x4(v128.load(src, 16));
-    v128.store(out + (<usize>i << 1), i16x8.narrow_i32x4_u(lo, hi));
+/**
+ * The input rows of matmul_f16 (kind 1) and matmul_bf16 (kind 2): each value rounded to f16 / bf16
+ * as ggml's reference conversions round it (to nearest even, NaNs quiet), kept as f32, each whole
+ * chunk of eight of a row stored with its even elements first: the lane order in which those
+ * kernels widen their weights (kernels/quant/float.ts).
+ */
+@inline function wide_rows(kind: i32, x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  const rb = <usize>row_len << 2, nc = row_len >> 3;
+  for (let r = 0; r < n_rows; r++) {
+    const src = x + <usize>r * rb, dst = out + <usize>r * rb;
+    for (let c = 0; c < nc; c++) {
+      const o = <usize>c << 5;
+      const lo = rounded_wide(kind, v128.load(src + o)), hi = rounded_wide(kind, v128.load(src + o, 16));
+      v128.store(dst + o, i32x4.shuffle(lo, hi, 0, 2, 4, 6));
+      v128.store(dst + o, i32x4.shuffle(lo, hi, 1, 3, 5, 7), 16);
+    }
+    for (let i = nc << 3; i < row_len; i++) {
+      store<f32>(dst + (<usize>i << 2), f32x4.extract_lane(rounded_wide(kind, f32x4.splat(load<f32>(src + (<usize>i << 2)))), 0));
+    }
   }
-  for (; i < n; i++) {
-    const b = f32x4_to_bf16x4(f32x4.splat(load<f32>(x + (<usize>i << 2))));
-    store<u16>(out + (<usize>i << 1), <u16>i32x4.extract_lane(b, 0));
-  }
+}
+
+/** f32 rows -> matmul_f16's input (wide_rows). */
+export function quantize_f16w(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  wide_rows(1, x, out, n_rows, row_len);
+}
+
+/** f32 rows -> matmul_bf16's input (wide_rows). */
+export function quantize_bf16w(x: usize, out: usize, n_rows: i32, row_len: i32): void {
+  wide_rows(2, x, out, n_rows, row_len);
 }

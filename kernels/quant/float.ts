@@ -1,145 +1,160 @@
-// Float weights: F32 (f32 activations), F16 (f16 activations) and BF16 (bf16 activations), as
-// ggml's vec_dot pairs them. Products are summed in two f32x4 accumulators over chunks of 8
-// elements, reduced as ((l0+l1)+(l2+l3)) of their sum, then the tail (k % 8) is added in order.
-// Any k is accepted. Decode takes four rows at a time, each activation chunk loaded and
-// converted once for them; prefill takes tiles of 4 tokens and, for F16/BF16, two rows, so each
-// weight chunk is converted once per 4 tokens and each activation chunk once per 2 rows. The
-// per-element float order does not depend on any of it.
-import { half_to_f32, halfx4_s_to_f32x4 } from '../shared/half';
+// Float weights: F32 (f32 activations), F16 and BF16 (activations rounded to f16 / bf16, as ggml's
+// vec_dot pairs them, and handed over widened to f32 by quantize_f16w / quantize_bf16w). Each
+// (row, token) sums its products in eight chains, chain j taking elements 8c+j (c = 0, 1, ...),
+// held in two f32x4 accumulators and reduced as ((c0+c4)+(c1+c5))+((c2+c6)+(c3+c7)); then the tail
+// (k % 8) is added in order. Any k is accepted. F32 keeps elements 8c..8c+3 in one accumulator
+// and 8c+4..8c+7 in the other. F16/BF16 rows are widened eight at a time without unpacking: each
+// i32 lane of a loaded vector holds an even element in its low half and the next one in its high
+// half, so one accumulator takes the even elements, the other the odd ones, and the activations
+// are stored in that order; the chains and their sums are the same. An F16 weight is widened by
+// shifting its bits into f32 place and one exact multiplication by 2^112 (which also normalises
+// subnormals); inf/NaN (exponent 31) do not survive that, so a row holding one is computed again
+// with the exact conversion. (Rebiasing in the activations instead, to save the multiplication,
+// multiplies every token by a denormal wherever a weight is subnormal: x86 takes a microcode
+// assist for each, and prefill measured slower.)
+// Decode takes four rows at a time, each activation chunk loaded once for them; prefill takes
+// one row and 4 tokens at a time, so each weight chunk is converted once per 4 tokens (a tile
+// of two rows measured no faster, 2048x2048 × 64 tokens). The per-element float order does not
+// depend on any of it.
+import { F16_REBIAS, half_to_f32, halfx4_s_to_f32x4 } from '../shared/half';
+import { F16_EXPONENT_X8, F16_HIGH_BITS, F16_REBIAS_X4, HIGH_HALF, pooled } from '../shared/lanes';
 
-@inline function reduce(a: v128, b: v128): f32 {
-  const s = f32x4.add(a, b);
-  return (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+/** The eight chains' sum (see above): F32 lanes hold chains 0-3 and 4-7, F16/BF16 0, 2, 4, 6 and 1, 3, 5, 7. */
+@inline function reduce(kind: i32, a: v128, b: v128): f32 {
+  if (kind == 0) {
+    const s = f32x4.add(a, b);
+    return (f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1)) + (f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3));
+  }
+  return ((f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 2)) + (f32x4.extract_lane(b, 0) + f32x4.extract_lane(b, 2))) +
+    ((f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3)) + (f32x4.extract_lane(b, 1) + f32x4.extract_lane(b, 3)));
 }
 
-/** Element `i` of a row of type `kind` (0 f32, 1 f16, 2 bf16) at p, as f32. */
-@inline function elem(kind: i32, p: usize, i: i32): f32 {
+/** Weight `i` of a row of type `kind` (0 f32, 1 f16, 2 bf16) at p, widened (F16 inf/NaN not kept). */
+@inline function welem(kind: i32, p: usize, i: i32): f32 {
   if (kind == 0) return load<f32>(p + (<usize>i << 2));
-  if (kind == 1) return half_to_f32(load<i16>(p + (<usize>i << 1)));
+  if (kind == 1) return reinterpret<f32>((<i32>load<i16>(p + (<usize>i << 1)) << 13) & 0x8fffe000) * F16_REBIAS;
   return reinterpret<f32>(<u32>load<u16>(p + (<usize>i << 1)) << 16);
 }
 
-/** Elements 8c..8c+3 (half 0) or 8c+4..8c+7 (half 1) of a row of type `kind`, as f32x4. */
-@inline function chunk(kind: i32, p: usize, c: i32, half: i32): v128 {
+/**
+ * Weights 8c..8c+7 of a row at p as f32x4: F32 elements 8c..8c+3 (half 0) or 8c+4..8c+7 (half
+ * 1); F16 (inf/NaN not kept) and BF16 the even (half 0) or odd elements.
+ */
+@inline function wchunk(kind: i32, p: usize, c: i32, half: i32): v128 {
   if (kind == 0) return v128.load(p + (<usize>c << 5) + (<usize>half << 4));
   const v = v128.load(p + (<usize>c << 4));
-  if (kind == 1) return halfx4_s_to_f32x4(half == 0 ? i32x4.extend_low_i16x8_s(v) : i32x4.extend_high_i16x8_s(v));
-  return i32x4.shl(half == 0 ? i32x4.extend_low_i16x8_u(v) : i32x4.extend_high_i16x8_u(v), 16);
+  if (kind == 1) return f32x4.mul(v128.and(i32x4.shr_s(half == 0 ? i32x4.shl(v, 16) : v, 3), pooled(F16_HIGH_BITS)), pooled(F16_REBIAS_X4));
+  return half == 0 ? i32x4.shl(v, 16) : v128.and(v, pooled(HIGH_HALF));
 }
 
-@inline function float_tile(kind: i32, wr: usize, xt: usize, xs: usize, k: i32, yt: usize, ys: usize, nt: i32): void {
-  const z = f32x4.splat(0);
-  let a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+/** Activations 8c..8c+7 of a row at p, in its weights' lane order (half 0, half 1). */
+@inline function xchunk(p: usize, c: i32, half: i32): v128 {
+  return v128.load(p + (<usize>c << 5) + (<usize>half << 4));
+}
+
+/** F16: m with the exponent fields of weights 8c..8c+7 of the row at p folded in (lane-wise max). */
+@inline function exps(kind: i32, m: v128, p: usize, c: i32): v128 {
+  return kind == 1 ? i16x8.max_u(m, v128.and(v128.load(p + (<usize>c << 4)), pooled(F16_EXPONENT_X8))) : m;
+}
+
+/** Whether exponents folded by exps, or the F16 tail weights 8nc..k-1 of rows w0/w1, include inf/NaN. */
+@inline function special(kind: i32, m: v128, w0: usize, w1: usize, k: i32, nc: i32): bool {
+  if (kind != 1) return false;
+  if (v128.any_true(i16x8.eq(m, pooled(F16_EXPONENT_X8)))) return true;
+  for (let i = nc << 3; i < k; i++) {
+    if (((load<u16>(w0 + (<usize>i << 1)) | load<u16>(w1 + (<usize>i << 1))) & 0x7c00) == 0x7c00) return true;
+  }
+  return false;
+}
+
+/**
+ * One F16 row against one token with every weight widened exactly (inf/NaN kept), in the same
+ * chains as the fast path, whose result it equals wherever the row is finite.
+ */
+function f16_row_exact(wr: usize, xt: usize, k: i32): f32 {
+  let a = f32x4.splat(0), b = a;
   const nc = k >> 3;
   for (let c = 0; c < nc; c++) {
-    const w0 = chunk(kind, wr, c, 0), w1 = chunk(kind, wr, c, 1);
-    a0 = f32x4.add(a0, f32x4.mul(w0, chunk(kind, xt, c, 0)));
-    b0 = f32x4.add(b0, f32x4.mul(w1, chunk(kind, xt, c, 1)));
-    if (nt > 1) {
-      a1 = f32x4.add(a1, f32x4.mul(w0, chunk(kind, xt + xs, c, 0)));
-      b1 = f32x4.add(b1, f32x4.mul(w1, chunk(kind, xt + xs, c, 1)));
-      a2 = f32x4.add(a2, f32x4.mul(w0, chunk(kind, xt + 2 * xs, c, 0)));
-      b2 = f32x4.add(b2, f32x4.mul(w1, chunk(kind, xt + 2 * xs, c, 1)));
-      a3 = f32x4.add(a3, f32x4.mul(w0, chunk(kind, xt + 3 * xs, c, 0)));
-      b3 = f32x4.add(b3, f32x4.mul(w1, chunk(kind, xt + 3 * xs, c, 1)));
-    }
+    const v = v128.load(wr + (<usize>c << 4));
+    a = f32x4.add(a, f32x4.mul(halfx4_s_to_f32x4(i32x4.shr_s(i32x4.shl(v, 16), 16)), xchunk(xt, c, 0)));
+    b = f32x4.add(b, f32x4.mul(halfx4_s_to_f32x4(i32x4.shr_s(v, 16)), xchunk(xt, c, 1)));
   }
-  let s0 = reduce(a0, b0), s1 = reduce(a1, b1), s2 = reduce(a2, b2), s3 = reduce(a3, b3);
-  for (let i = nc << 3; i < k; i++) {
-    const wv = elem(kind, wr, i);
-    s0 += wv * elem(kind, xt, i);
-    if (nt > 1) {
-      s1 += wv * elem(kind, xt + xs, i);
-      s2 += wv * elem(kind, xt + 2 * xs, i);
-      s3 += wv * elem(kind, xt + 3 * xs, i);
-    }
-  }
-  store<f32>(yt, s0);
-  if (nt > 1) {
-    store<f32>(yt + ys, s1);
-    store<f32>(yt + 2 * ys, s2);
-    store<f32>(yt + 3 * ys, s3);
-  }
+  let s = reduce(1, a, b);
+  for (let i = nc << 3; i < k; i++) s += half_to_f32(load<i16>(wr + (<usize>i << 1))) * load<f32>(xt + (<usize>i << 2));
+  return s;
 }
 
-/** The fixed-order dot of one row: reduce(a, b) of its lane accumulators, then the scalar tail. */
-@inline function row_finish(kind: i32, a: v128, b: v128, wr: usize, xt: usize, k: i32, nc: i32): f32 {
-  let s = reduce(a, b);
-  for (let i = nc << 3; i < k; i++) s += elem(kind, wr, i) * elem(kind, xt, i);
+/** The fixed-order dot of one row: its accumulators reduced, then the scalar tail (exact: f16_row_exact instead). */
+@inline function row_finish(kind: i32, exact: bool, a: v128, b: v128, wr: usize, xt: usize, k: i32, nc: i32): f32 {
+  if (exact) return f16_row_exact(wr, xt, k);
+  let s = reduce(kind, a, b);
+  for (let i = nc << 3; i < k; i++) s += welem(kind, wr, i) * load<f32>(xt + (<usize>i << 2));
   return s;
 }
 
 /**
- * Decode: rows w0..w3 (nr valid; the others repeat a valid row and are not stored) times the
- * token at xt. Each activation chunk is loaded and converted once for the four rows, whose
- * accumulators are float_tile's.
+ * One row times nt tokens (4, or 1: then only token 0), xs bytes apart, starting at xt: the row's
+ * chunks converted once for the tokens.
  */
-@inline function float_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, k: i32, yt: usize): void {
+@inline function float_tile(kind: i32, wr: usize, xt: usize, xs: usize, k: i32, yt: usize, ys: usize, nt: i32): void {
   const z = f32x4.splat(0);
-  let a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
+  let a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, m = z;
   const nc = k >> 3;
   for (let c = 0; c < nc; c++) {
-    const x0 = chunk(kind, xt, c, 0), x1 = chunk(kind, xt, c, 1);
-    a0 = f32x4.add(a0, f32x4.mul(chunk(kind, w0, c, 0), x0));
-    b0 = f32x4.add(b0, f32x4.mul(chunk(kind, w0, c, 1), x1));
-    a1 = f32x4.add(a1, f32x4.mul(chunk(kind, w1, c, 0), x0));
-    b1 = f32x4.add(b1, f32x4.mul(chunk(kind, w1, c, 1), x1));
-    a2 = f32x4.add(a2, f32x4.mul(chunk(kind, w2, c, 0), x0));
-    b2 = f32x4.add(b2, f32x4.mul(chunk(kind, w2, c, 1), x1));
-    a3 = f32x4.add(a3, f32x4.mul(chunk(kind, w3, c, 0), x0));
-    b3 = f32x4.add(b3, f32x4.mul(chunk(kind, w3, c, 1), x1));
+    const w0 = wchunk(kind, wr, c, 0), w1 = wchunk(kind, wr, c, 1);
+    m = exps(kind, m, wr, c);
+    a0 = f32x4.add(a0, f32x4.mul(w0, xchunk(xt, c, 0)));
+    b0 = f32x4.add(b0, f32x4.mul(w1, xchunk(xt, c, 1)));
+    if (nt > 1) {
+      a1 = f32x4.add(a1, f32x4.mul(w0, xchunk(xt + xs, c, 0)));
+      b1 = f32x4.add(b1, f32x4.mul(w1, xchunk(xt + xs, c, 1)));
+      a2 = f32x4.add(a2, f32x4.mul(w0, xchunk(xt + 2 * xs, c, 0)));
+      b2 = f32x4.add(b2, f32x4.mul(w1, xchunk(xt + 2 * xs, c, 1)));
+      a3 = f32x4.add(a3, f32x4.mul(w0, xchunk(xt + 3 * xs, c, 0)));
+      b3 = f32x4.add(b3, f32x4.mul(w1, xchunk(xt + 3 * xs, c, 1)));
+    }
   }
-  store<f32>(yt, row_finish(kind, a0, b0, w0, xt, k, nc));
-  if (nr > 1) store<f32>(yt, row_finish(kind, a1, b1, w1, xt, k, nc), 4);
-  if (nr > 2) store<f32>(yt, row_finish(kind, a2, b2, w2, xt, k, nc), 8);
-  if (nr > 3) store<f32>(yt, row_finish(kind, a3, b3, w3, xt, k, nc), 12);
+  const exact = special(kind, m, wr, wr, k, nc);
+  store<f32>(yt, row_finish(kind, exact, a0, b0, wr, xt, k, nc));
+  if (nt > 1) {
+    store<f32>(yt + ys, row_finish(kind, exact, a1, b1, wr, xt + xs, k, nc));
+    store<f32>(yt + 2 * ys, row_finish(kind, exact, a2, b2, wr, xt + 2 * xs, k, nc));
+    store<f32>(yt + 3 * ys, row_finish(kind, exact, a3, b3, wr, xt + 3 * xs, k, nc));
+  }
 }
 
 /**
- * Prefill: two rows (w1 may repeat w0, then only row 0 is stored) times four tokens: each chunk
- * of the rows is converted once for the four tokens and each chunk of the tokens once for the
- * two rows; every (row, token) keeps float_tile's two accumulators and order.
+ * Decode: rows w0..w3 (nr valid; the others repeat a valid row and are not stored) times the
+ * token at xt. Each activation chunk is loaded once for the four rows, whose accumulators are
+ * float_tile's.
  */
-@inline function float_tile2(kind: i32, w0: usize, w1: usize, two: bool, xt: usize, xs: usize, k: i32, yt: usize, ys: usize): void {
+@inline function float_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, k: i32, yt: usize): void {
   const z = f32x4.splat(0);
-  let a00 = z, b00 = z, a01 = z, b01 = z, a02 = z, b02 = z, a03 = z, b03 = z, a10 = z, b10 = z, a11 = z, b11 = z, a12 = z, b12 = z, a13 = z, b13 = z;
-  const x1 = xt + xs, x2 = xt + 2 * xs, x3 = xt + 3 * xs;
+  let a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, m = z;
   const nc = k >> 3;
   for (let c = 0; c < nc; c++) {
-    const p0 = chunk(kind, w0, c, 0), p1 = chunk(kind, w0, c, 1), q0 = chunk(kind, w1, c, 0), q1 = chunk(kind, w1, c, 1);
-    const u0 = chunk(kind, xt, c, 0), v0 = chunk(kind, xt, c, 1);
-    a00 = f32x4.add(a00, f32x4.mul(p0, u0));
-    b00 = f32x4.add(b00, f32x4.mul(p1, v0));
-    a10 = f32x4.add(a10, f32x4.mul(q0, u0));
-    b10 = f32x4.add(b10, f32x4.mul(q1, v0));
-    const u1 = chunk(kind, x1, c, 0), v1 = chunk(kind, x1, c, 1);
-    a01 = f32x4.add(a01, f32x4.mul(p0, u1));
-    b01 = f32x4.add(b01, f32x4.mul(p1, v1));
-    a11 = f32x4.add(a11, f32x4.mul(q0, u1));
-    b11 = f32x4.add(b11, f32x4.mul(q1, v1));
-    const u2 = chunk(kind, x2, c, 0), v2 = chunk(kind, x2, c, 1);
-    a02 = f32x4.add(a02, f32x4.mul(p0, u2));
-    b02 = f32x4.add(b02, f32x4.mul(p1, v2));
-    a12 = f32x4.add(a12, f32x4.mul(q0, u2));
-    b12 = f32x4.add(b12, f32x4.mul(q1, v2));
-    const u3 = chunk(kind, x3, c, 0), v3 = chunk(kind, x3, c, 1);
-    a03 = f32x4.add(a03, f32x4.mul(p0, u3));
-    b03 = f32x4.add(b03, f32x4.mul(p1, v3));
-    a13 = f32x4.add(a13, f32x4.mul(q0, u3));
-    b13 = f32x4.add(b13, f32x4.mul(q1, v3));
+    const x0 = xchunk(xt, c, 0), x1 = xchunk(xt, c, 1);
+    a0 = f32x4.add(a0, f32x4.mul(wchunk(kind, w0, c, 0), x0));
+    b0 = f32x4.add(b0, f32x4.mul(wchunk(kind, w0, c, 1), x1));
+    a1 = f32x4.add(a1, f32x4.mul(wchunk(kind, w1, c, 0), x0));
+    b1 = f32x4.add(b1, f32x4.mul(wchunk(kind, w1, c, 1), x1));
+    a2 = f32x4.add(a2, f32x4.mul(wchunk(kind, w2, c, 0), x0));
+    b2 = f32x4.add(b2, f32x4.mul(wchunk(kind, w2, c, 1), x1));
+    a3 = f32x4.add(a3, f32x4.mul(wchunk(kind, w3, c, 0), x0));
+    b3 = f32x4.add(b3, f32x4.mul(wchunk(kind, w3, c, 1), x1));
+    m = exps(kind, exps(kind, m, w0, c), w1, c);
+    m = exps(kind, exps(kind, m, w2, c), w3, c);
   }
-  store<f32>(yt, row_finish(kind, a00, b00, w0, xt, k, nc));
-  if (two) store<f32>(yt, row_finish(kind, a10, b10, w1, xt, k, nc), 4);
-  store<f32>(yt + 1 * ys, row_finish(kind, a01, b01, w0, x1, k, nc));
-  if (two) store<f32>(yt + 1 * ys, row_finish(kind, a11, b11, w1, x1, k, nc), 4);
-  store<f32>(yt + 2 * ys, row_finish(kind, a02, b02, w0, x2, k, nc));
-  if (two) store<f32>(yt + 2 * ys, row_finish(kind, a12, b12, w1, x2, k, nc), 4);
-  store<f32>(yt + 3 * ys, row_finish(kind, a03, b03, w0, x3, k, nc));
-  if (two) store<f32>(yt + 3 * ys, row_finish(kind, a13, b13, w1, x3, k, nc), 4);
+  const exact = special(kind, m, w0, w1, k, nc) || special(kind, z, w2, w3, k, nc);
+  store<f32>(yt, row_finish(kind, exact, a0, b0, w0, xt, k, nc));
+  if (nr > 1) store<f32>(yt, row_finish(kind, exact, a1, b1, w1, xt, k, nc), 4);
+  if (nr > 2) store<f32>(yt, row_finish(kind, exact, a2, b2, w2, xt, k, nc), 8);
+  if (nr > 3) store<f32>(yt, row_finish(kind, exact, a3, b3, w3, xt, k, nc), 12);
 }
 
 @inline function float_matmul(kind: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
-  const rb = <usize>k << (kind == 0 ? 2 : 1), ys = <usize>m << 2;
+  // Weight rows of k f32/f16/bf16; activation rows of k f32 (quantize_f16w / quantize_bf16w for F16/BF16).
+  const rb = <usize>k << (kind == 0 ? 2 : 1), xrb = <usize>k << 2, ys = <usize>m << 2;
   if (n_tokens == 1) {
     for (let r = row0; r < row1; r += 4) {
       const nr = min(4, row1 - r);
@@ -149,25 +164,11 @@ import { half_to_f32, halfx4_s_to_f32x4 } from '../shared/half';
     }
     return;
   }
-  if (kind == 0) {
-    // F32: nothing to convert, and the two-row tile measured no faster.
-    for (let r = row0; r < row1; r++) {
-      const wr = w + <usize>r * rb, yr = y + (<usize>r << 2);
-      let t = 0;
-      for (; t + 4 <= n_tokens; t += 4) float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 4);
-      for (; t < n_tokens; t++) float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 1);
-    }
-    return;
-  }
-  for (let r = row0; r < row1; r += 2) {
-    const two = r + 1 < row1;
+  for (let r = row0; r < row1; r++) {
     const wr = w + <usize>r * rb, yr = y + (<usize>r << 2);
     let t = 0;
-    for (; t + 4 <= n_tokens; t += 4) float_tile2(kind, wr, two ? wr + rb : wr, two, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys);
-    for (; t < n_tokens; t++) {
-      float_tile(kind, wr, x + <usize>t * rb, rb, k, yr + <usize>t * ys, ys, 1);
-      if (two) float_tile(kind, wr + rb, x + <usize>t * rb, rb, k, yr + <usize>t * ys + 4, ys, 1);
-    }
+    for (; t + 4 <= n_tokens; t += 4) float_tile(kind, wr, x + <usize>t * xrb, xrb, k, yr + <usize>t * ys, ys, 4);
+    for (; t < n_tokens; t++) float_tile(kind, wr, x + <usize>t * xrb, xrb, k, yr + <usize>t * ys, ys, 1);
   }
 }
 
@@ -179,12 +180,12 @@ export function matmul_f32(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i
   float_matmul(0, w, x, y, k, m, row0, row1, n_tokens);
 }
 
-/** As matmul_f32 with f16 weights and f16 activations (both widened exactly to f32). */
+/** As matmul_f32 with f16 weights and activations rounded to f16 (quantize_f16w's rows). */
 export function matmul_f16(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   float_matmul(1, w, x, y, k, m, row0, row1, n_tokens);
 }
 
-/** As matmul_f32 with bf16 weights and bf16 activations. */
+/** As matmul_f32 with bf16 weights and activations rounded to bf16 (quantize_bf16w's rows). */
 export function matmul_bf16(w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   float_matmul(2, w, x, y, k, m, row0, row1, n_tokens);
 }
@@ -197,15 +198,25 @@ export function dequantize_rows_f32(w: usize, ids: usize, n_ids: i32, k: i32, ou
   }
 }
 
+/** Elements 8c..8c+3 (half 0) or 8c+4..8c+7 of an f16 (kind 1) or bf16 row at p, widened exactly. */
+@inline function half_chunk(kind: i32, p: usize, c: i32, half: i32): v128 {
+  const v = v128.load(p + (<usize>c << 4));
+  if (kind == 1) return halfx4_s_to_f32x4(half == 0 ? i32x4.extend_low_i16x8_s(v) : i32x4.extend_high_i16x8_s(v));
+  return i32x4.shl(half == 0 ? i32x4.extend_low_i16x8_u(v) : i32x4.extend_high_i16x8_u(v), 16);
+}
+
 @inline function dequantize_half_rows(kind: i32, w: usize, ids: usize, n_ids: i32, k: i32, out: usize): void {
   const rb = <usize>k << 1, nc = k >> 3;
   for (let i = 0; i < n_ids; i++) {
     const src = w + <usize>load<i32>(ids + (<usize>i << 2)) * rb, dst = out + <usize>i * (rb << 1);
     for (let c = 0; c < nc; c++) {
-      v128.store(dst + (<usize>c << 5), chunk(kind, src, c, 0));
-      v128.store(dst + (<usize>c << 5), chunk(kind, src, c, 1), 16);
+      v128.store(dst + (<usize>c << 5), half_chunk(kind, src, c, 0));
+      v128.store(dst + (<usize>c << 5), half_chunk(kind, src, c, 1), 16);
     }
-    for (let j = nc << 3; j < k; j++) store<f32>(dst + (<usize>j << 2), elem(kind, src, j));
+    for (let j = nc << 3; j < k; j++) {
+      const h = load<i16>(src + (<usize>j << 1));
+      store<f32>(dst + (<usize>j << 2), kind == 1 ? half_to_f32(h) : reinterpret<f32>(<u32><u16>h << 16));
+    }
   }
 }
 

@@ -20,6 +20,9 @@
   0x7f800000, 0x7f800000, 0x7f800000, 0x7f800000,
   0x00007fff, 0x00007fff, 0x00007fff, 0x00007fff,
   0x00008000, 0x00008000, 0x00008000, 0x00008000,
+  0x8fffe000, 0x8fffe000, 0x8fffe000, 0x8fffe000,
+  0x7c007c00, 0x7c007c00, 0x7c007c00, 0x7c007c00,
+  0xffff0000, 0xffff0000, 0xffff0000, 0xffff0000,
 ], 16);
 
 // The pool's vectors, by their offsets in it.
@@ -47,6 +50,12 @@ export const F32_EXPONENT: usize = 144;
 export const F16_MAGNITUDE: usize = 160;
 /** i32x4 0x8000: an f16 sign bit. */
 export const F16_SIGN: usize = 176;
+/** i32x4 0x8fffe000: an f16 in the high half of a lane, shifted right by 3 (arithmetic), as f32 bits (unbiased). */
+export const F16_HIGH_BITS: usize = 192;
+/** i16x8 0x7c00: the f16 exponent field (all ones: inf or NaN). */
+export const F16_EXPONENT_X8: usize = 208;
+/** i32x4 0xffff0000: the high half of a lane (a bf16 there is an f32). */
+export const HIGH_HALF: usize = 224;
 
 /** The pool's vector at `at` (one of the offsets above). */
 // @ts-ignore: decorator

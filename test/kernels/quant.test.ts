@@ -40,8 +40,10 @@ type QuantizeFn = (x: number, out: number, rows: number, len: number) => void;
 const kname = (t: string) => t.toLowerCase();
 const matmulOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, MatmulFn>)[`matmul_${kname(t)}`]!;
 const dequantOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, DequantFn>)[`dequantize_rows_${kname(t)}`]!;
-// q8_K rows come from quantize_q8_k_x8, in the octet layout the K-quant kernels read (q8KOctets).
-const quantizerOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, QuantizeFn>)[`quantize_${t === 'q8_K' ? 'q8_k_x8' : kname(t)}`]!;
+// q8_K rows come from quantize_q8_k_x8, in the octet layout the K-quant kernels read (q8KOctets);
+// f16/bf16 rows come from quantize_f16w/quantize_bf16w, as f32 in the float kernels' order (wideRows).
+const KERNEL_QUANTIZER: Record<string, string> = { q8_K: 'q8_k_x8', f16: 'f16w', bf16: 'bf16w' };
+const quantizerOf = (k: QuantKernelExports, t: string) => (k as unknown as Record<string, QuantizeFn>)[`quantize_${KERNEL_QUANTIZER[t] ?? kname(t)}`]!;
 
 const harnesses = new Map<KernelVariant, Promise<KernelHarness>>();
 function harness(v: KernelVariant): Promise<KernelHarness> {
@@ -56,12 +58,49 @@ function harness(v: KernelVariant): Promise<KernelHarness> {
  */
 function kernelQuantize(h: KernelHarness, t: string, data: Float32Array, rowLen: number, blockBytes?: number, octets = false): Uint8Array {
   const n = data.length / rowLen;
-  const rowBytes = blockBytes ? (rowLen / 32) * blockBytes : rowByteSize(typeByName(t).id, rowLen);
+  const wide = t === 'f16' || t === 'bf16';
+  const rowBytes = wide ? rowLen * 4 : blockBytes ? (rowLen / 32) * blockBytes : rowByteSize(typeByName(t).id, rowLen);
   const out = h.allocBytes(rowBytes * n);
   const x = h.allocF32(data);
   quantizerOf(h.k, t)(x, out, n, rowLen);
   const q = h.u8(out, rowBytes * n);
+  if (wide) return wideRows(q, rowLen, t, false);
   return t === 'q8_K' && !octets ? q8KOctets(q, rowBytes, false) : q;
+}
+
+/**
+ * The f16w/bf16w rows (src/backends/cpu/activations.ts) of plain f16/bf16 rows of rowLen values
+ * (toKernel), or plain rows back from them: each value widened to f32, each whole chunk of eight
+ * of a row with its even elements first. Worked on bits, so NaN payloads survive.
+ */
+function wideRows(x: Uint8Array, rowLen: number, t: 'f16' | 'bf16', toKernel: boolean): Uint8Array {
+  const count = toKernel ? x.length / 2 : x.length / 4;
+  const halves = toKernel ? new Uint16Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.length)) : new Uint16Array(count);
+  const wide = toKernel ? new Uint32Array(count) : new Uint32Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.length));
+  const f = new Float32Array(1), fb = new Uint32Array(f.buffer);
+  const chunked = rowLen - (rowLen % 8);
+  for (let i = 0; i < count; i++) {
+    const j = i % rowLen;
+    const at = j < chunked ? i - (j % 8) + ((j % 8) >> 1) + (j % 2) * 4 : i;
+    if (toKernel) {
+      const h = halves[i]!;
+      if (t === 'bf16') wide[at] = h << 16;
+      else if ((h & 0x7c00) === 0x7c00) wide[at] = (((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13)) >>> 0;
+      else {
+        f[0] = f16BitsToF32(h);
+        wide[at] = fb[0]!;
+      }
+    } else {
+      const b = wide[at]!;
+      if (t === 'bf16') halves[i] = b >>> 16;
+      else if ((b & 0x7f800000) === 0x7f800000) halves[i] = ((b >>> 16) & 0x8000) | 0x7c00 | ((b >>> 13) & 0x3ff);
+      else {
+        fb[0] = b;
+        halves[i] = f32ToF16Bits(f[0]!);
+      }
+    }
+  }
+  return new Uint8Array(toKernel ? wide.buffer : halves.buffer);
 }
 
 /**
@@ -110,6 +149,7 @@ function runMatmul(
   const format = activationFormat(typeByName(type.replace(/_x[48]$/, '')).id)?.name;
   if (format === 'q8_0s') x = q8_0s(x);
   if (format === 'q8_k_x8') x = q8KOctets(x, x.length / n, true);
+  if (format === 'f16w' || format === 'bf16w') x = wideRows(x, x.length / n / 2, type === 'f16' ? 'f16' : 'bf16', true);
   const pw = h.alloc(w.length + misalign) + misalign, px = h.alloc(x.length + misalign) + misalign;
   new Uint8Array(h.memory.buffer).set(w, pw);
   new Uint8Array(h.memory.buffer).set(x, px);
@@ -414,6 +454,46 @@ test('matmuls agree with the TS vecDot on random multi-row data (quantized and r
     }
   }
   for (const line of report) t.diagnostic(line);
+});
+
+test('f16 rows holding inf/NaN weights come out as the TS vecDot; finite rows beside them keep their bits', async () => {
+  // The F16 kernels' fast widening loses inf/NaN (float.ts); rows holding one are computed again
+  // exactly. Specials in a whole chunk and in the tail; subnormal and largest finite weights.
+  const rand = rng(77);
+  const k = 45, m = 6, n = 5;
+  const w = randomWeights(rand, 'f16', m, k);
+  const h16 = new Uint16Array(w.buffer, w.byteOffset, m * k);
+  h16[9] = 0x7c00; // row 0: +inf, odd element of chunk 1
+  h16[2 * k + 42] = 0xfc00; // row 2: -inf in the tail
+  h16[3 * k + 16] = 0x7e01; // row 3: NaN, even element of chunk 2
+  h16[4 * k + 3] = 0x0001; // row 4: finite, the smallest subnormal and the largest value
+  h16[4 * k + 4] = 0x7bff;
+  const xf = randomRows(rand, n, k);
+  xf[k + 9] = 0; // token 1 meets row 0's inf with 0: NaN
+  xf[2 * k + 4] = 60000; // token 2: row 4's largest weight times a large activation
+  const x = quantize(GGMLType.F16, xf);
+  const wrb = rowByteSize(GGMLType.F16, k), xrb = rowByteSize(GGMLType.F16, k);
+  for (const v of KERNEL_VARIANTS) {
+    const h = await harness(v);
+    const all = runMatmul(h, 'f16', w, x, k, m, n);
+    const alone = runMatmul(h, 'f16', w, x, k, m, n, [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6]]);
+    const decode = new Float32Array(n * m);
+    for (let ti = 0; ti < n; ti++) decode.set(runMatmul(h, 'f16', w, x.subarray(ti * xrb, (ti + 1) * xrb), k, m, 1), ti * m);
+    for (let ti = 0; ti < n; ti++) {
+      for (let r = 0; r < m; r++) {
+        const wr = w.subarray(r * wrb, (r + 1) * wrb), xr = x.subarray(ti * xrb, (ti + 1) * xrb);
+        const want = vecDot(GGMLType.F16, wr, xr, k);
+        const got = all[ti * m + r]!;
+        const what = `${v} token ${ti} row ${r}: ${got} vs ${want}`;
+        if (!Number.isFinite(want)) assert.ok(Object.is(got, want), what);
+        else assert.ok(Math.abs(got - want) <= 1e-5 * Math.max(1, sumAbsProducts(GGMLType.F16, GGMLType.F16, wr, xr, k)), what);
+        // Rows grouped with special ones (recomputed exactly) and alone, tiled and one token at a time: the same bits.
+        for (const other of [alone, decode]) assert.ok(Object.is(other[ti * m + r], got), `${what}: ${other[ti * m + r]} elsewhere`);
+      }
+    }
+    const infinite = (y: number) => Math.abs(y) === Infinity;
+    assert.ok(infinite(all[0]!) && Number.isNaN(all[m]!) && infinite(all[2]!) && Number.isNaN(all[3]!), `${v}: the specials reach the results`);
+  }
 });
 
 test('matmul results are bit-identical across row splits, token counts and builds', async () => {

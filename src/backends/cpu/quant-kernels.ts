@@ -4,14 +4,16 @@
  *
  * Activation quantizers `quantize_<t>(x, out, nRows, rowLen)`: nRows·rowLen f32 at x (rows
  * consecutive, rowLen a multiple of the block size: 32 for q8_0/q8_1, 256 for q8_k_x8, any for
- * f16/bf16) -> consecutive rows of type t at out, byte-exact with ggml's reference quantizers
- * (q8_k_x8: q8_K blocks, each whole octet of rows interleaved block by block: activations.ts).
+ * f16w/bf16w) -> consecutive rows of type t at out, byte-exact with ggml's reference quantizers
+ * (q8_k_x8: q8_K blocks, each whole octet of rows interleaved block by block; f16w/bf16w: the
+ * values ggml rounds to f16/bf16, kept as f32 in the order the float kernels read them:
+ * activations.ts).
  *
  * Matmuls `matmul_<w>(w, x, y, k, m, row0, row1, nTokens)`: W has m rows of k elements of type
  * w (row r at w + r·rowBytes(w, k); k a multiple of the block size, any k for f32/f16/bf16);
  * x holds nTokens consecutive activation rows already in w's input format (activations.ts:
- * ggml's vec_dot type q8_0, q8_1 or the float type itself, q8_0s for q4_0, q8_k_x8 for the
- * K-quants); y is f32
+ * ggml's vec_dot type q8_0 or q8_1, q8_0s for q4_0, q8_k_x8 for the K-quants, f32 rows for
+ * f32, f16w/bf16w for f16/bf16); y is f32
  * [nTokens][m]. Writes y[t][r] for r in [row0, row1) and every t, as ggml's CPU vec_dot
  * computes it. Each element is written by exactly one call and computed in a fixed order, so any
  * split of the row range, either kernel build and any nTokens give bit-identical results.
@@ -34,8 +36,8 @@ export interface QuantKernelExports {
   quantize_q8_0s(x: number, out: number, nRows: number, rowLen: number): void;
   quantize_q8_1(x: number, out: number, nRows: number, rowLen: number): void;
   quantize_q8_k_x8(x: number, out: number, nRows: number, rowLen: number): void;
-  quantize_f16(x: number, out: number, nRows: number, rowLen: number): void;
-  quantize_bf16(x: number, out: number, nRows: number, rowLen: number): void;
+  quantize_f16w(x: number, out: number, nRows: number, rowLen: number): void;
+  quantize_bf16w(x: number, out: number, nRows: number, rowLen: number): void;
 
   matmul_f32(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
   matmul_f16(w: number, x: number, y: number, k: number, m: number, row0: number, row1: number, nTokens: number): void;
