@@ -152,6 +152,8 @@ function f16_row_exact(wr: usize, xt: usize, k: i32): f32 {
   if (nr > 3) store<f32>(yt, row_finish(kind, exact, a3, b3, w3, xt, k, nc), 12);
 }
 
+const ROW_BLOCK = 16;
+
 @inline function float_matmul(kind: i32, w: usize, x: usize, y: usize, k: i32, m: i32, row0: i32, row1: i32, n_tokens: i32): void {
   // Weight rows of k f32/f16/bf16; activation rows of k f32 (quantize_f16w / quantize_bf16w for F16/BF16).
   const rb = <usize>k << (kind == 0 ? 2 : 1), xrb = <usize>k << 2, ys = <usize>m << 2;
@@ -164,11 +166,16 @@ function f16_row_exact(wr: usize, xt: usize, k: i32): f32 {
     }
     return;
   }
-  for (let r = row0; r < row1; r++) {
-    const wr = w + <usize>r * rb, yr = y + (<usize>r << 2);
+  // Rows in blocks of ROW_BLOCK, each block's rows staying in cache while every token tile passes.
+  for (let b0 = row0; b0 < row1; b0 += ROW_BLOCK) {
+    const b1 = min(b0 + ROW_BLOCK, row1);
     let t = 0;
-    for (; t + 4 <= n_tokens; t += 4) float_tile(kind, wr, x + <usize>t * xrb, xrb, k, yr + <usize>t * ys, ys, 4);
-    for (; t < n_tokens; t++) float_tile(kind, wr, x + <usize>t * xrb, xrb, k, yr + <usize>t * ys, ys, 1);
+    for (; t + 4 <= n_tokens; t += 4) {
+      for (let r = b0; r < b1; r++) float_tile(kind, w + <usize>r * rb, x + <usize>t * xrb, xrb, k, y + (<usize>r << 2) + <usize>t * ys, ys, 4);
+    }
+    for (; t < n_tokens; t++) {
+      for (let r = b0; r < b1; r++) float_tile(kind, w + <usize>r * rb, x + <usize>t * xrb, xrb, k, y + (<usize>r << 2) + <usize>t * ys, ys, 1);
+    }
   }
 }
 
