@@ -142,29 +142,32 @@ export function quantize_q8_k_x8(x: usize, out: usize, n_rows: i32, row_len: i32
   store<f32>(dst, <f32>1 / iscale);
 }
 
-/** Four f32 lanes rounded to f16 (kind 1) or bf16 (kind 2), as f32. */
-@inline function rounded_wide(kind: i32, v: v128): v128 {
-  return kind == 1 ? halfx4_to_f32x4(f32x4_to_halfx4(v)) : i32x4.shl(f32x4_to_bf16x4(v), 16);
+/** Four f32 lanes rounded to f16 (kind 1; `scaled`: times 2^112, NaNs as they are) or bf16 (kind 2), as f32. */
+@inline function rounded_wide(kind: i32, scaled: bool, v: v128): v128 {
+  if (kind == 2) return i32x4.shl(f32x4_to_bf16x4(v), 16);
+  const e = halfx4_to_f32x4(f32x4_to_halfx4(v));
+  return scaled ? v128.bitselect(f32x4.mul(e, f32x4.splat(F16_REBIAS)), e, f32x4.eq(e, e)) : e;
 }
 
 /**
  * The input rows of matmul_f16 (kind 1) and matmul_bf16 (kind 2): each value rounded to f16 / bf16
  * as ggml's reference conversions round it (to nearest even, NaNs quiet), kept as f32, each whole
  * chunk of eight of a row stored with its even elements first: the lane order in which those
- * kernels widen their weights (kernels/quant/float.ts).
+ * kernels widen their weights. A single F16 row (decode) carries 2^112, which its weights then
+ * need not (kernels/quant/float.ts).
  */
 @inline function wide_rows(kind: i32, x: usize, out: usize, n_rows: i32, row_len: i32): void {
-  const rb = <usize>row_len << 2, nc = row_len >> 3;
+  const rb = <usize>row_len << 2, nc = row_len >> 3, scaled = kind == 1 && n_rows == 1;
   for (let r = 0; r < n_rows; r++) {
     const src = x + <usize>r * rb, dst = out + <usize>r * rb;
     for (let c = 0; c < nc; c++) {
       const o = <usize>c << 5;
-      const lo = rounded_wide(kind, v128.load(src + o)), hi = rounded_wide(kind, v128.load(src + o, 16));
+      const lo = rounded_wide(kind, scaled, v128.load(src + o)), hi = rounded_wide(kind, scaled, v128.load(src + o, 16));
       v128.store(dst + o, i32x4.shuffle(lo, hi, 0, 2, 4, 6));
       v128.store(dst + o, i32x4.shuffle(lo, hi, 1, 3, 5, 7), 16);
     }
     for (let i = nc << 3; i < row_len; i++) {
-      store<f32>(dst + (<usize>i << 2), f32x4.extract_lane(rounded_wide(kind, f32x4.splat(load<f32>(src + (<usize>i << 2)))), 0));
+      store<f32>(dst + (<usize>i << 2), f32x4.extract_lane(rounded_wide(kind, scaled, f32x4.splat(load<f32>(src + (<usize>i << 2)))), 0));
     }
   }
 }

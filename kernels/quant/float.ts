@@ -7,17 +7,21 @@
 // i32 lane of a loaded vector holds an even element in its low half and the next one in its high
 // half, so one accumulator takes the even elements, the other the odd ones, and the activations
 // are stored in that order; the chains and their sums are the same. An F16 weight is widened by
-// shifting its bits into f32 place and one exact multiplication by 2^112 (which also normalises
-// subnormals); inf/NaN (exponent 31) do not survive that, so a row holding one is computed again
-// with the exact conversion. (Rebiasing in the activations instead, to save the multiplication,
-// multiplies every token by a denormal wherever a weight is subnormal: x86 takes a microcode
-// assist for each, and prefill measured slower.)
+// shifting its bits into f32 place (its value times 2^-112, exact, subnormals included) and, in
+// prefill, one exact multiplication by 2^112. Decode skips the multiplication: a single row of
+// activations carries the 2^112 instead (quantize_f16w), so each product is the same real number
+// and rounds to the same f32 (×1.15 from cache). Prefill cannot: it would multiply every token by
+// a denormal wherever a weight is subnormal, and x86 takes a microcode assist for each. Inf/NaN
+// weights (exponent 31) survive neither, so a row holding one is computed again exactly.
 // Decode takes four rows at a time, each activation chunk loaded once for them; prefill takes
 // one row and 4 tokens at a time, so each weight chunk is converted once per 4 tokens (a tile
 // of two rows measured no faster, 2048x2048 × 64 tokens). The per-element float order does not
 // depend on any of it.
 import { F16_REBIAS, half_to_f32, halfx4_s_to_f32x4 } from '../shared/half';
 import { F16_EXPONENT_X8, F16_HIGH_BITS, F16_REBIAS_X4, HIGH_HALF, pooled } from '../shared/lanes';
+
+/** 2^-112: a single row of F16 activations (quantize_f16w) back to its f16 values. */
+const F16_UNSCALE: f32 = reinterpret<f32>(0x07800000);
 
 /** The eight chains' sum (see above): F32 lanes hold chains 0-3 and 4-7, F16/BF16 0, 2, 4, 6 and 1, 3, 5, 7. */
 @inline function reduce(kind: i32, a: v128, b: v128): f32 {
@@ -29,21 +33,30 @@ import { F16_EXPONENT_X8, F16_HIGH_BITS, F16_REBIAS_X4, HIGH_HALF, pooled } from
     ((f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3)) + (f32x4.extract_lane(b, 1) + f32x4.extract_lane(b, 3)));
 }
 
-/** Weight `i` of a row of type `kind` (0 f32, 1 f16, 2 bf16) at p, widened (F16 inf/NaN not kept). */
-@inline function welem(kind: i32, p: usize, i: i32): f32 {
+/**
+ * Weight `i` of a row of type `kind` (0 f32, 1 f16, 2 bf16) at p, widened (F16: inf/NaN not kept;
+ * `scaled`, against activations that carry 2^112: the value times 2^-112).
+ */
+@inline function welem(kind: i32, scaled: bool, p: usize, i: i32): f32 {
   if (kind == 0) return load<f32>(p + (<usize>i << 2));
-  if (kind == 1) return reinterpret<f32>((<i32>load<i16>(p + (<usize>i << 1)) << 13) & 0x8fffe000) * F16_REBIAS;
+  if (kind == 1) {
+    const raw = reinterpret<f32>((<i32>load<i16>(p + (<usize>i << 1)) << 13) & 0x8fffe000);
+    return scaled ? raw : raw * F16_REBIAS;
+  }
   return reinterpret<f32>(<u32>load<u16>(p + (<usize>i << 1)) << 16);
 }
 
 /**
  * Weights 8c..8c+7 of a row at p as f32x4: F32 elements 8c..8c+3 (half 0) or 8c+4..8c+7 (half
- * 1); F16 (inf/NaN not kept) and BF16 the even (half 0) or odd elements.
+ * 1); F16 (as welem) and BF16 the even (half 0) or odd elements.
  */
-@inline function wchunk(kind: i32, p: usize, c: i32, half: i32): v128 {
+@inline function wchunk(kind: i32, scaled: bool, p: usize, c: i32, half: i32): v128 {
   if (kind == 0) return v128.load(p + (<usize>c << 5) + (<usize>half << 4));
   const v = v128.load(p + (<usize>c << 4));
-  if (kind == 1) return f32x4.mul(v128.and(i32x4.shr_s(half == 0 ? i32x4.shl(v, 16) : v, 3), pooled(F16_HIGH_BITS)), pooled(F16_REBIAS_X4));
+  if (kind == 1) {
+    const raw = v128.and(i32x4.shr_s(half == 0 ? i32x4.shl(v, 16) : v, 3), pooled(F16_HIGH_BITS));
+    return scaled ? raw : f32x4.mul(raw, pooled(F16_REBIAS_X4));
+  }
   return half == 0 ? i32x4.shl(v, 16) : v128.and(v, pooled(HIGH_HALF));
 }
 
@@ -68,27 +81,29 @@ import { F16_EXPONENT_X8, F16_HIGH_BITS, F16_REBIAS_X4, HIGH_HALF, pooled } from
 }
 
 /**
- * One F16 row against one token with every weight widened exactly (inf/NaN kept), in the same
- * chains as the fast path, whose result it equals wherever the row is finite.
+ * One F16 row against one token with every weight widened exactly (inf/NaN kept) and every
+ * activation taken to its f16 value (times `unscale`: 2^-112 for a row that carries 2^112, else
+ * 1), in the same chains as the fast path, whose result it equals wherever the row is finite.
  */
-function f16_row_exact(wr: usize, xt: usize, k: i32): f32 {
+function f16_row_exact(wr: usize, xt: usize, k: i32, unscale: f32): f32 {
+  const u = f32x4.splat(unscale);
   let a = f32x4.splat(0), b = a;
   const nc = k >> 3;
   for (let c = 0; c < nc; c++) {
     const v = v128.load(wr + (<usize>c << 4));
-    a = f32x4.add(a, f32x4.mul(halfx4_s_to_f32x4(i32x4.shr_s(i32x4.shl(v, 16), 16)), xchunk(xt, c, 0)));
-    b = f32x4.add(b, f32x4.mul(halfx4_s_to_f32x4(i32x4.shr_s(v, 16)), xchunk(xt, c, 1)));
+    a = f32x4.add(a, f32x4.mul(halfx4_s_to_f32x4(i32x4.shr_s(i32x4.shl(v, 16), 16)), f32x4.mul(xchunk(xt, c, 0), u)));
+    b = f32x4.add(b, f32x4.mul(halfx4_s_to_f32x4(i32x4.shr_s(v, 16)), f32x4.mul(xchunk(xt, c, 1), u)));
   }
   let s = reduce(1, a, b);
-  for (let i = nc << 3; i < k; i++) s += half_to_f32(load<i16>(wr + (<usize>i << 1))) * load<f32>(xt + (<usize>i << 2));
+  for (let i = nc << 3; i < k; i++) s += half_to_f32(load<i16>(wr + (<usize>i << 1))) * (load<f32>(xt + (<usize>i << 2)) * unscale);
   return s;
 }
 
 /** The fixed-order dot of one row: its accumulators reduced, then the scalar tail (exact: f16_row_exact instead). */
-@inline function row_finish(kind: i32, exact: bool, a: v128, b: v128, wr: usize, xt: usize, k: i32, nc: i32): f32 {
-  if (exact) return f16_row_exact(wr, xt, k);
+@inline function row_finish(kind: i32, scaled: bool, exact: bool, a: v128, b: v128, wr: usize, xt: usize, k: i32, nc: i32): f32 {
+  if (exact) return f16_row_exact(wr, xt, k, scaled ? F16_UNSCALE : 1);
   let s = reduce(kind, a, b);
-  for (let i = nc << 3; i < k; i++) s += welem(kind, wr, i) * load<f32>(xt + (<usize>i << 2));
+  for (let i = nc << 3; i < k; i++) s += welem(kind, scaled, wr, i) * load<f32>(xt + (<usize>i << 2));
   return s;
 }
 
@@ -101,7 +116,7 @@ function f16_row_exact(wr: usize, xt: usize, k: i32): f32 {
   let a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, m = z;
   const nc = k >> 3;
   for (let c = 0; c < nc; c++) {
-    const w0 = wchunk(kind, wr, c, 0), w1 = wchunk(kind, wr, c, 1);
+    const w0 = wchunk(kind, false, wr, c, 0), w1 = wchunk(kind, false, wr, c, 1);
     m = exps(kind, m, wr, c);
     a0 = f32x4.add(a0, f32x4.mul(w0, xchunk(xt, c, 0)));
     b0 = f32x4.add(b0, f32x4.mul(w1, xchunk(xt, c, 1)));
@@ -115,11 +130,11 @@ function f16_row_exact(wr: usize, xt: usize, k: i32): f32 {
     }
   }
   const exact = special(kind, m, wr, wr, k, nc);
-  store<f32>(yt, row_finish(kind, exact, a0, b0, wr, xt, k, nc));
+  store<f32>(yt, row_finish(kind, false, exact, a0, b0, wr, xt, k, nc));
   if (nt > 1) {
-    store<f32>(yt + ys, row_finish(kind, exact, a1, b1, wr, xt + xs, k, nc));
-    store<f32>(yt + 2 * ys, row_finish(kind, exact, a2, b2, wr, xt + 2 * xs, k, nc));
-    store<f32>(yt + 3 * ys, row_finish(kind, exact, a3, b3, wr, xt + 3 * xs, k, nc));
+    store<f32>(yt + ys, row_finish(kind, false, exact, a1, b1, wr, xt + xs, k, nc));
+    store<f32>(yt + 2 * ys, row_finish(kind, false, exact, a2, b2, wr, xt + 2 * xs, k, nc));
+    store<f32>(yt + 3 * ys, row_finish(kind, false, exact, a3, b3, wr, xt + 3 * xs, k, nc));
   }
 }
 
@@ -131,25 +146,25 @@ function f16_row_exact(wr: usize, xt: usize, k: i32): f32 {
 @inline function float_rows4(kind: i32, w0: usize, w1: usize, w2: usize, w3: usize, nr: i32, xt: usize, k: i32, yt: usize): void {
   const z = f32x4.splat(0);
   let a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z, m = z;
-  const nc = k >> 3;
+  const nc = k >> 3, sc = kind == 1; // a single F16 row carries 2^112 (quantize_f16w)
   for (let c = 0; c < nc; c++) {
     const x0 = xchunk(xt, c, 0), x1 = xchunk(xt, c, 1);
-    a0 = f32x4.add(a0, f32x4.mul(wchunk(kind, w0, c, 0), x0));
-    b0 = f32x4.add(b0, f32x4.mul(wchunk(kind, w0, c, 1), x1));
-    a1 = f32x4.add(a1, f32x4.mul(wchunk(kind, w1, c, 0), x0));
-    b1 = f32x4.add(b1, f32x4.mul(wchunk(kind, w1, c, 1), x1));
-    a2 = f32x4.add(a2, f32x4.mul(wchunk(kind, w2, c, 0), x0));
-    b2 = f32x4.add(b2, f32x4.mul(wchunk(kind, w2, c, 1), x1));
-    a3 = f32x4.add(a3, f32x4.mul(wchunk(kind, w3, c, 0), x0));
-    b3 = f32x4.add(b3, f32x4.mul(wchunk(kind, w3, c, 1), x1));
+    a0 = f32x4.add(a0, f32x4.mul(wchunk(kind, sc, w0, c, 0), x0));
+    b0 = f32x4.add(b0, f32x4.mul(wchunk(kind, sc, w0, c, 1), x1));
+    a1 = f32x4.add(a1, f32x4.mul(wchunk(kind, sc, w1, c, 0), x0));
+    b1 = f32x4.add(b1, f32x4.mul(wchunk(kind, sc, w1, c, 1), x1));
+    a2 = f32x4.add(a2, f32x4.mul(wchunk(kind, sc, w2, c, 0), x0));
+    b2 = f32x4.add(b2, f32x4.mul(wchunk(kind, sc, w2, c, 1), x1));
+    a3 = f32x4.add(a3, f32x4.mul(wchunk(kind, sc, w3, c, 0), x0));
+    b3 = f32x4.add(b3, f32x4.mul(wchunk(kind, sc, w3, c, 1), x1));
     m = exps(kind, exps(kind, m, w0, c), w1, c);
     m = exps(kind, exps(kind, m, w2, c), w3, c);
   }
   const exact = special(kind, m, w0, w1, k, nc) || special(kind, z, w2, w3, k, nc);
-  store<f32>(yt, row_finish(kind, exact, a0, b0, w0, xt, k, nc));
-  if (nr > 1) store<f32>(yt, row_finish(kind, exact, a1, b1, w1, xt, k, nc), 4);
-  if (nr > 2) store<f32>(yt, row_finish(kind, exact, a2, b2, w2, xt, k, nc), 8);
-  if (nr > 3) store<f32>(yt, row_finish(kind, exact, a3, b3, w3, xt, k, nc), 12);
+  store<f32>(yt, row_finish(kind, sc, exact, a0, b0, w0, xt, k, nc));
+  if (nr > 1) store<f32>(yt, row_finish(kind, sc, exact, a1, b1, w1, xt, k, nc), 4);
+  if (nr > 2) store<f32>(yt, row_finish(kind, sc, exact, a2, b2, w2, xt, k, nc), 8);
+  if (nr > 3) store<f32>(yt, row_finish(kind, sc, exact, a3, b3, w3, xt, k, nc), 12);
 }
 
 const ROW_BLOCK = 16;

@@ -64,16 +64,18 @@ function kernelQuantize(h: KernelHarness, t: string, data: Float32Array, rowLen:
   const x = h.allocF32(data);
   quantizerOf(h.k, t)(x, out, n, rowLen);
   const q = h.u8(out, rowBytes * n);
-  if (wide) return wideRows(q, rowLen, t, false);
+  if (wide) return wideRows(q, rowLen, t, false, n === 1);
   return t === 'q8_K' && !octets ? q8KOctets(q, rowBytes, false) : q;
 }
 
 /**
  * The f16w/bf16w rows (src/backends/cpu/activations.ts) of plain f16/bf16 rows of rowLen values
- * (toKernel), or plain rows back from them: each value widened to f32, each whole chunk of eight
- * of a row with its even elements first. Worked on bits, so NaN payloads survive.
+ * (toKernel), or plain rows back from them: each value widened to f32 (f16 of a single row,
+ * `scaled`: times 2^112, as decode reads it), each whole chunk of eight of a row with its even
+ * elements first. Worked on bits where they are inf or NaN, so NaN payloads survive.
  */
-function wideRows(x: Uint8Array, rowLen: number, t: 'f16' | 'bf16', toKernel: boolean): Uint8Array {
+function wideRows(x: Uint8Array, rowLen: number, t: 'f16' | 'bf16', toKernel: boolean, scaled: boolean): Uint8Array {
+  const scale = t === 'f16' && scaled ? 2 ** 112 : 1;
   const count = toKernel ? x.length / 2 : x.length / 4;
   const halves = toKernel ? new Uint16Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.length)) : new Uint16Array(count);
   const wide = toKernel ? new Uint32Array(count) : new Uint32Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.length));
@@ -87,7 +89,7 @@ function wideRows(x: Uint8Array, rowLen: number, t: 'f16' | 'bf16', toKernel: bo
       if (t === 'bf16') wide[at] = h << 16;
       else if ((h & 0x7c00) === 0x7c00) wide[at] = (((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13)) >>> 0;
       else {
-        f[0] = f16BitsToF32(h);
+        f[0] = f16BitsToF32(h) * scale;
         wide[at] = fb[0]!;
       }
     } else {
@@ -96,7 +98,7 @@ function wideRows(x: Uint8Array, rowLen: number, t: 'f16' | 'bf16', toKernel: bo
       else if ((b & 0x7f800000) === 0x7f800000) halves[i] = ((b >>> 16) & 0x8000) | 0x7c00 | ((b >>> 13) & 0x3ff);
       else {
         fb[0] = b;
-        halves[i] = f32ToF16Bits(f[0]!);
+        halves[i] = f32ToF16Bits(f[0]! / scale);
       }
     }
   }
@@ -149,7 +151,7 @@ function runMatmul(
   const format = activationFormat(typeByName(type.replace(/_x[48]$/, '')).id)?.name;
   if (format === 'q8_0s') x = q8_0s(x);
   if (format === 'q8_k_x8') x = q8KOctets(x, x.length / n, true);
-  if (format === 'f16w' || format === 'bf16w') x = wideRows(x, x.length / n / 2, type === 'f16' ? 'f16' : 'bf16', true);
+  if (format === 'f16w' || format === 'bf16w') x = wideRows(x, x.length / n / 2, type === 'f16' ? 'f16' : 'bf16', true, n === 1);
   const pw = h.alloc(w.length + misalign) + misalign, px = h.alloc(x.length + misalign) + misalign;
   new Uint8Array(h.memory.buffer).set(w, pw);
   new Uint8Array(h.memory.buffer).set(x, px);
