@@ -14,9 +14,9 @@
 // a denormal wherever a weight is subnormal, and x86 takes a microcode assist for each. Inf/NaN
 // weights (exponent 31) survive neither, so a row holding one is computed again exactly.
 // Decode takes four rows at a time, each activation chunk loaded once for them; prefill takes
-// one row and 4 tokens at a time, so each weight chunk is converted once per 4 tokens (a tile
-// of two rows measured no faster, 2048x2048 × 64 tokens). The per-element float order does not
-// depend on any of it.
+// one row and 4 tokens at a time, so each weight chunk is converted once per 4 tokens, over
+// blocks of 16 rows that stay in cache while every token tile passes (a tile of two rows
+// measured no faster). The per-element float order does not depend on any of it.
 import { F16_REBIAS, half_to_f32, halfx4_s_to_f32x4 } from '../shared/half';
 import { F16_EXPONENT_X8, F16_HIGH_BITS, F16_REBIAS_X4, HIGH_HALF, pooled } from '../shared/lanes';
 
