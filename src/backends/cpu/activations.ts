@@ -5,10 +5,10 @@
  * for every group of rows (kernels/quant/activations.ts, quantize_q8_0s), and the K-quants,
  * whose kernels read q8_k_x8: q8_K rows with each whole octet of rows interleaved block by block
  * (quantize_q8_k_x8). A single row is plain q8_K in both. F16 and BF16 weights read f16w and
- * bf16w: the f16/bf16 values ggml rounds the activations to, kept as f32 (F16's times 2^112)
- * with each chunk of eight elements stored even elements first, the lane order in which the
- * kernels widen their weights; a single f16w row (decode) is scaled by 2^112, which the F16
- * weights then need not be (kernels/quant/float.ts says why).
+ * bf16w: the f16/bf16 values ggml rounds the activations to, kept as f32 with each chunk of
+ * eight elements stored even elements first, the lane order in which the kernels widen their
+ * weights; a single f16w row (decode) is scaled by 2^112, which the F16 weights then need not be
+ * (kernels/quant/float.ts says why).
  */
 import { vecDotType } from '../../quant/index.js';
 import { GGMLType, rowByteSize, typeName, type GGMLTypeId } from '../../quant/types.js';
